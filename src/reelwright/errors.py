@@ -1,0 +1,121 @@
+"""One error tree for reelwright, split by who must act.
+
+    ReelwrightError
+    ├── UserError                 the person fixes it; the CLI prints one line, exit code 2
+    │   ├── BriefError            a request, plan or option that makes no sense (also ValueError)
+    │   ├── ConfigError           configuration: unknown generator, bad config file
+    │   │   └── MissingKeyError   an API key env var is not set (names the variable)
+    │   ├── MissingDependencyError  an extra or a binary is missing (names the install command)
+    │   ├── InputFileError        a reference/input file is unreadable or of the wrong kind
+    │   └── BudgetExceededError   the next clip would cross --budget
+    ├── AgentError                the agent can act on it (goes back into the loop)
+    │   ├── ClipRejectedError     a clip failed its checks
+    │   ├── ModerationError       the provider refused the prompt or input; rewrite, don't retry
+    │   └── ToolArgumentError     a tool was called with bad arguments
+    ├── GeneratorError            a generator backend failed (third-party errors wrapped here)
+    │   ├── TransientGeneratorError  retryable: 408/409/429/5xx, connection errors, timeouts
+    │   └── ExpiredResultError    a result URL expired or a download was truncated
+    └── MediaError                ffmpeg or probing failed
+        └── FFmpegError           carries argv and the stderr tail
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class ReelwrightError(Exception):
+    """Base of every error reelwright raises on purpose."""
+
+
+class UserError(ReelwrightError):
+    """Something the person must fix. Shown as one line, exit code 2."""
+
+    exit_code = 2
+
+
+class BriefError(UserError, ValueError):
+    """A request, plan or option value that cannot be honoured."""
+
+
+class ConfigError(UserError):
+    """Bad configuration: unknown generator or model, malformed config file."""
+
+
+class MissingKeyError(ConfigError):
+    """An API key is needed and its environment variable is not set."""
+
+    def __init__(self, env_var: str, provider: str):
+        self.env_var = env_var
+        self.provider = provider
+        super().__init__(f"{provider} needs an API key: set the {env_var} environment variable")
+
+
+class MissingDependencyError(UserError):
+    """An optional extra or an external binary is missing."""
+
+    def __init__(self, what: str, install: str):
+        self.what = what
+        self.install = install
+        super().__init__(f"{what} is not installed; install it with: {install}")
+
+
+class InputFileError(UserError):
+    """An input file (reference image, video, plan) is missing, unreadable or of the wrong kind."""
+
+
+class BudgetExceededError(UserError):
+    """Generating the next clip would cross the budget."""
+
+
+class AgentError(ReelwrightError):
+    """An error the agent loop can act on (regenerate, rewrite, retry with other arguments)."""
+
+
+class ClipRejectedError(AgentError):
+    def __init__(self, message: str, reasons: Sequence[str] = ()):
+        self.reasons = list(reasons)
+        super().__init__(message)
+
+
+class ModerationError(AgentError):
+    """The provider refused the prompt or an input image; the prompt must change."""
+
+
+class ToolArgumentError(AgentError, ValueError):
+    """A tool was called with arguments it cannot use."""
+
+
+class GeneratorError(ReelwrightError):
+    """A generator backend failed."""
+
+
+class TransientGeneratorError(GeneratorError):
+    """A failure worth retrying (rate limit, server error, connection trouble)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class ExpiredResultError(GeneratorError):
+    """The result could not be fetched whole: expired URL or truncated download."""
+
+
+class MediaError(ReelwrightError):
+    """Probing or processing media failed."""
+
+
+class FFmpegError(MediaError):
+    """ffmpeg exited non-zero. Carries the argv and the last lines of stderr."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str):
+        self.argv = list(argv)
+        self.returncode = returncode
+        lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+        self.stderr_tail = "\n".join(lines[-15:])
+        last = lines[-1] if lines else "no output"
+        super().__init__(f"ffmpeg failed (exit {returncode}): {last}")
+
+    def __str__(self) -> str:
+        return f"{self.args[0]}\n  argv: {' '.join(self.argv)}\n  stderr:\n{self.stderr_tail}"

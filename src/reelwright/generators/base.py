@@ -1,0 +1,129 @@
+"""The generator interface: what a video backend can do (`Capabilities`), what it is asked
+(`ClipRequest`) and what it returns (`ClipResult`). Generators know nothing about plans."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import BriefError
+from ..timing import Frac
+
+ProgressFn = Callable[[float, str], None]  # (fraction done 0..1, message)
+
+
+class Capabilities(BaseModel):
+    """What a backend can make. The planner asks only for what is declared here."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    model: str = ""
+    models: list[str] = Field(default_factory=list)
+    durations: list[Frac] = Field(default_factory=list)  # discrete allowed durations, seconds
+    min_duration: Frac | None = None  # with max_duration and duration_step: a range instead
+    max_duration: Frac | None = None
+    duration_step: Frac = Fraction(1)
+    aspects: list[str] = Field(default_factory=lambda: ["16:9", "9:16", "1:1"])
+    resolutions: list[str] = Field(default_factory=lambda: ["720p"])
+    fps: list[Frac] = Field(default_factory=list)  # empty: any fps (conformed anyway)
+    max_references: int = 0
+    text_to_video: bool = True
+    image_to_video: bool = False
+    last_frame: bool = False
+    extend: bool = False
+    edit: bool = False
+    reference_images: bool = False
+    audio: bool = False
+    max_extend_input: Frac | None = None  # seconds of input an extension accepts
+    extend_durations: list[Frac] = Field(default_factory=list)
+    price_per_second: float = 0.0  # USD
+    price_date: str = ""
+    concurrency: int = 2
+    local: bool = False  # runs on this machine (no key, no network)
+    notes: str = ""
+
+    def allowed_durations(self) -> list[Fraction]:
+        """Every duration this backend makes, ascending."""
+        if self.durations:
+            return sorted(set(self.durations))
+        if self.min_duration is not None and self.max_duration is not None:
+            out, d = [], Fraction(self.min_duration)
+            while d <= self.max_duration:
+                out.append(d)
+                d += self.duration_step
+            return out
+        raise BriefError(f"generator {self.name} declares no durations")
+
+
+class ReferenceImage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: Path
+    name: str = ""  # entity name, for the prompt
+    entity_id: str = ""
+
+
+class ClipRequest(BaseModel):
+    """One clip to make. Paths are local files; adapters upload what their API needs."""
+
+    model_config = ConfigDict(extra="forbid")
+    shot_id: str
+    prompt: str
+    negative_prompt: str = ""
+    duration: Frac  # seconds: one of Capabilities.allowed_durations()
+    width: int
+    height: int
+    aspect: str
+    resolution: str = "720p"
+    fps: Frac = Fraction(24)
+    seed: int = 0
+    model: str = ""
+    image: Path | None = None  # first frame
+    last_image: Path | None = None  # last frame (interpolation)
+    references: list[ReferenceImage] = Field(default_factory=list)
+    extend_from: Path | None = None  # a video to continue
+    extend_job: str | None = None  # provider id of a generation to continue (Luma)
+    audio: bool = True
+    out_path: Path  # where the finished MP4 must be written
+    display: dict[str, Any] = Field(default_factory=dict)  # beat, index, timecode… (animatic cards)
+
+
+class ClipResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: Path
+    duration: Frac
+    cost_usd: float = 0.0
+    model: str = ""
+    job_id: str | None = None
+    seconds_generated: Frac = Fraction(0)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Generator(abc.ABC):
+    """A video model backend. Subclasses set `name`, implement `capabilities` and `generate`.
+
+    `generate` is synchronous and thread-safe; the Director runs up to
+    `capabilities().concurrency` of them at once in worker threads."""
+
+    name: ClassVar[str] = ""
+    key_env: ClassVar[str | None] = None  # env var holding the API key, if any
+
+    def __init__(self, model: str | None = None, **options: Any):
+        self.model = model or ""
+        self.options = options
+
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    @abc.abstractmethod
+    def generate(self, request: ClipRequest, progress: ProgressFn | None = None) -> ClipResult: ...
+
+    def estimate_cost(self, seconds: Fraction) -> float:
+        return float(seconds) * self.capabilities().price_per_second
+
+    def close(self) -> None:  # release clients, pipelines
+        pass

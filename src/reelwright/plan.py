@@ -1,0 +1,218 @@
+"""The storyboard: `Plan`, `Shot`, `Cast`/`Entity`, `Overlay`, `AudioCue`.
+
+A plan is JSON, editable by a person before money is spent. Time inside a plan is whole frames
+at the plan's rational fps; seconds are derived."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .brief import Brief
+from .errors import BriefError, InputFileError
+from .timing import Frac, frames_to_seconds, timecode
+
+EntityKind = Literal["character", "object", "location", "style"]
+Transition = Literal["cut", "fade", "dissolve", "fadeblack", "wipeleft", "slideleft"]
+ShotSource = Literal["text", "image", "extend", "reference"]
+Role = Literal["principal", "speaking", "supporting", "background"]
+
+
+class RefImage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: Path
+    view: str = "front"
+    source: Literal["user", "generated", "frame"] = "user"
+    shot: str | None = None  # the shot a frame reference came from
+    verified: bool = True
+
+
+class Appearance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    shot: str
+    frame: int | None = None
+    state: str = ""  # outfit, props, condition
+
+
+class Entity(BaseModel):
+    """A character, object, location or style that must stay the same across shots."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    kind: EntityKind = "character"
+    description: str = ""
+    references: list[RefImage] = Field(default_factory=list)
+    appearances: list[Appearance] = Field(default_factory=list)
+
+    @property
+    def first_shot(self) -> str | None:
+        return self.appearances[0].shot if self.appearances else None
+
+    @property
+    def last_shot(self) -> str | None:
+        return self.appearances[-1].shot if self.appearances else None
+
+
+class Cast(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    entities: list[Entity] = Field(default_factory=list)
+
+    def get(self, entity_id: str) -> Entity | None:
+        return next((e for e in self.entities if e.id == entity_id), None)
+
+
+class Overlay(BaseModel):
+    """Text drawn deterministically over the cut, at an exact time."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    start: Frac  # seconds from the start of the video
+    duration: Frac
+    position: Literal["center", "top", "bottom", "lower-third"] = "center"
+    size: float = 0.08  # font height as a fraction of the frame height
+    color: str = "white"
+    box: bool = True
+
+    @property
+    def end(self) -> Fraction:
+        return self.start + self.duration
+
+
+class AudioCue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["tone", "music", "voiceover", "sfx", "silence"] = "tone"
+    text: str = ""
+    start: Frac = Fraction(0)
+    duration: Frac | None = None
+    path: Path | None = None
+    gain_db: float = 0.0
+
+
+class Shot(BaseModel):
+    """One clip to make, and where it sits in the cut."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str  # stable id, e.g. "s01"
+    beat: str  # the sparse intent, in the person's words
+    prompt: str = ""  # the dense prompt for the generator
+    negative_prompt: str = ""
+    start_frame: int = 0
+    frames: int  # frames used in the cut
+    gen_duration: Frac | None = None  # seconds asked of the generator (an allowed duration ≥ used)
+    entities: list[str] = Field(default_factory=list)
+    roles: dict[str, Role] = Field(default_factory=dict)
+    camera: str = "static"
+    setting: str = ""
+    transition: Transition = "cut"  # transition into the next shot
+    source: ShotSource = "text"
+    image: Path | None = None  # first frame for image→video
+    continues: bool = False  # continues the previous shot (extend / last frame)
+    seed: int = 0
+    purpose: str = ""  # e.g. "opening", "hook", "call to action"
+
+    @model_validator(mode="after")
+    def _positive(self) -> "Shot":
+        if self.frames <= 0:
+            raise ValueError(f"shot {self.id}: frames must be positive, got {self.frames}")
+        if self.start_frame < 0:
+            raise ValueError(f"shot {self.id}: start_frame must not be negative")
+        return self
+
+
+class Plan(BaseModel):
+    """The storyboard. `shots` are contiguous: each starts where the previous ended."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = 1
+    title: str = ""
+    brief: Brief
+    mode: str = "create-video"
+    generator: str = "animatic"
+    fps: Frac = Fraction(24)
+    width: int = 1280
+    height: int = 720
+    aspect: str = "16:9"
+    target_frames: int
+    subject: str = ""
+    setting: str = ""
+    style: str = ""
+    shots: list[Shot]
+    cast: Cast = Field(default_factory=Cast)
+    overlays: list[Overlay] = Field(default_factory=list)
+    audio: list[AudioCue] = Field(default_factory=list)
+    estimated_cost_usd: float = 0.0
+    notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_layout(self) -> "Plan":
+        if not self.shots:
+            raise ValueError("a plan needs at least one shot")
+        ids = [s.id for s in self.shots]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"shot ids repeat: {ids}")
+        expect = 0
+        for s in self.shots:
+            if s.start_frame != expect:
+                raise ValueError(f"shot {s.id} starts at frame {s.start_frame}, expected {expect} (shots must be contiguous)")
+            expect += s.frames
+        if self.width % 2 or self.height % 2:
+            raise ValueError(f"frame size must be even, got {self.width}x{self.height}")
+        return self
+
+    @property
+    def total_frames(self) -> int:
+        return sum(s.frames for s in self.shots)
+
+    @property
+    def duration(self) -> Fraction:
+        return frames_to_seconds(self.total_frames, self.fps)
+
+    def shot(self, shot_id: str) -> Shot:
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        raise KeyError(shot_id)
+
+    def shot_start(self, shot: Shot) -> Fraction:
+        return frames_to_seconds(shot.start_frame, self.fps)
+
+    def shot_duration(self, shot: Shot) -> Fraction:
+        return frames_to_seconds(shot.frames, self.fps)
+
+    def relayout(self) -> "Plan":
+        """Recompute start frames after shots were added, removed or resized."""
+        start = 0
+        for s in self.shots:
+            s.start_frame = start
+            start += s.frames
+        return self
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Plan":
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputFileError(f"cannot read plan {p}: {exc.strerror or exc}") from exc
+        try:
+            return cls.model_validate(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise BriefError(f"plan {p} is not valid JSON: line {exc.lineno}: {exc.msg}") from exc
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(x) for x in first["loc"])
+            raise BriefError(f"plan {p} is invalid at {loc or 'top level'}: {first['msg']}") from exc
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        for i, s in enumerate(self.shots, 1):
+            lines.append(f"{i:>3} {s.id} {timecode(self.shot_start(s))} +{float(self.shot_duration(s)):.3f}s  {s.beat}")
+        return lines
