@@ -1,0 +1,194 @@
+"""fal backend: hosted video apps (`fal:fal-ai/…`) through the official `fal-client` queue —
+submit, poll the status (queue position, logs), fetch the result, download the video.
+
+Inputs per app come from `model_inputs.py` (override with `inputs={...}`). Local images are
+sent as data URIs (`fal_client.encode_file`), which fal apps take for file inputs; set
+`upload="storage"` to upload them to fal's CDN with `upload_file` instead. Options:
+`queue_host` (else FAL_QUEUE_RUN_HOST / queue.$FAL_RUN_HOST), `poll_interval`, `deadline_s`,
+`retry`, `concurrency`, `moderation_types`, `moderation_patterns`, and `sleep`/`clock` for tests.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..errors import ConfigError, GeneratorError, ModerationError
+from . import jobs, model_inputs
+from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
+from .prices import price_date, price_per_second
+
+DEFAULT_MODEL = "fal-ai/wan/v2.2-a14b/text-to-video"
+# error_type / detail[].type values fal uses for safety refusals (?); extend with moderation_types=.
+MODERATION_TYPES = ("content_policy_violation", "content_moderation", "nsfw_content_detected", "safety_check_failed")
+MODERATION_PATTERNS = ("content checker", "content policy", "nsfw", "safety checker", "moderation", "flagged")
+_sdk_url_lock = threading.Lock()
+
+
+def point_sdk_at_queue(host: str) -> None:
+    """Make fal-client submit to `host` (what FAL_QUEUE_RUN_HOST does, but at call time).
+
+    fal-client reads FAL_QUEUE_RUN_HOST once, when it is imported, into a module constant;
+    this re-applies it later. It is process-wide, like the environment variable itself.
+    fal-client always speaks https, so a local server needs a certificate the process trusts
+    (SSL_CERT_FILE)."""
+    import fal_client.client as fal_http
+
+    url = f"https://{host.strip().rstrip('/')}/"
+    with _sdk_url_lock:
+        if fal_http.QUEUE_URL_FORMAT != url:
+            fal_http.QUEUE_URL_FORMAT = url
+
+
+class FalGenerator(Generator):
+    name = "fal"
+    key_env = "FAL_KEY"
+
+    def __init__(self, model: str | None = None, **options: Any):
+        super().__init__(model or DEFAULT_MODEL, **options)
+        self.spec = model_inputs.resolve("fal", self.model, options.get("inputs"))
+        if options.get("upload", "data_uri") not in ("data_uri", "storage"):
+            raise ConfigError(f"fal upload {options['upload']!r} is not one of data_uri, storage")
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def capabilities(self) -> Capabilities:
+        return model_inputs.capabilities_for(
+            self.spec, name=self.name, price_per_second=price_per_second(self.name, self.model),
+            price_date=price_date(), concurrency=int(self.options.get("concurrency", 2)))
+
+    def _sdk(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import fal_client
+
+                key = jobs.require_key(self.key_env, "fal")
+                self._client = fal_client.SyncClient(key=key)
+            host = self.options.get("queue_host") or os.environ.get("FAL_QUEUE_RUN_HOST") or (
+                f"queue.{os.environ['FAL_RUN_HOST']}" if os.environ.get("FAL_RUN_HOST") else None)
+            if host:
+                point_sdk_at_queue(host)
+            return self._client
+
+    def generate(self, request: ClipRequest, progress: ProgressFn | None = None) -> ClipResult:
+        import fal_client
+
+        report = progress or (lambda fraction, message: None)
+        sleep: Callable[[float], None] = self.options.get("sleep", time.sleep)
+        policy: jobs.RetryPolicy = self.options.get("retry", jobs.RetryPolicy())
+        client = self._sdk()
+        arguments = model_inputs.build_input(self.spec, request, file_ref=lambda p: self._file_ref(client, p))
+        report(0.0, f"fal: submitting to {self.model}")
+        # fal-client itself retries 408/409/429 a few times; this outer loop covers what it gives up on.
+        handle = jobs.call_with_retries(lambda: client.submit(self.model, arguments), policy=policy, sleep=sleep,
+                                        map_error=self._map_error,
+                                        on_retry=lambda n, err, wait: report(0.0, f"fal: retry {n} in {wait:.1f} s"))
+        try:
+            status = jobs.poll_until(
+                lambda: self._call(lambda: handle.status(with_logs=True)),
+                is_done=lambda s: isinstance(s, fal_client.Completed),
+                interval=float(self.options.get("poll_interval", 2.0)),
+                deadline_s=float(self.options.get("deadline_s", 900)),
+                sleep=sleep, clock=self.options.get("clock", time.monotonic), retry=policy,
+                progress=lambda s: report(*self._describe(s)),
+                what=f"fal request {handle.request_id}",
+            )
+        except Exception:
+            self._cancel(handle)  # a deadline or a broken poll: stop paying for it
+            raise
+        if status.error:
+            raise self._failure(str(status.error), status.error_type, [])
+        result = jobs.call_with_retries(lambda: self._call(handle.get), policy=policy, sleep=sleep)
+        url = model_inputs.video_url_from(result)
+        if not url:
+            raise GeneratorError(f"fal request {handle.request_id} finished without a video URL "
+                                 f"(result keys: {sorted(result) if isinstance(result, dict) else type(result).__name__})")
+        size = (result.get("video") or {}).get("file_size") if isinstance(result, dict) else None
+        report(0.9, "fal: downloading")
+        jobs.call_with_retries(
+            lambda: jobs.download(url, request.out_path, expected_bytes=size if isinstance(size, int) else None,
+                                  progress=lambda f: report(0.9 + 0.1 * f, "fal: downloading")),
+            policy=policy, sleep=sleep)
+        report(1.0, "fal: done")
+        cost = result.get("cost_usd") if isinstance(result, dict) else None
+        return jobs.accept_clip(request.out_path, request, generator=self.name, model=self.model,
+                                cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
+                                job_id=handle.request_id,
+                                metadata={"provider": "fal", "seed": result.get("seed") if isinstance(result, dict) else None})
+
+    def _file_ref(self, client: Any, path: Path) -> str:
+        import fal_client
+
+        if self.options.get("upload", "data_uri") == "storage":
+            return client.upload_file(path)
+        return fal_client.encode_file(path)
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - mapped to the error tree
+            mapped = self._map_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def _cancel(self, handle: Any) -> None:
+        try:
+            handle.cancel()
+        except Exception:  # noqa: BLE001 - best effort; the deadline error matters more
+            pass
+
+    def _describe(self, status: Any) -> tuple[float, str]:
+        import fal_client
+
+        if isinstance(status, fal_client.Queued):
+            return 0.05, f"fal: queued (position {status.position})"
+        last = (status.logs or [{}])[-1].get("message", "") if getattr(status, "logs", None) else ""
+        return 0.3, f"fal: in progress{': ' + last if last else ''}"
+
+    def _failure(self, message: str, error_type: str | None, detail_types: list[str]) -> GeneratorError | ModerationError:
+        types = set(self.options.get("moderation_types", MODERATION_TYPES))
+        patterns = self.options.get("moderation_patterns", MODERATION_PATTERNS)
+        if (error_type in types or types.intersection(detail_types)
+                or any(p.lower() in message.lower() for p in patterns)):
+            return ModerationError(f"fal {self.model} refused the request: {message}")
+        return GeneratorError(f"fal {self.model} failed: {message}")
+
+    def _map_error(self, exc: BaseException) -> BaseException | None:
+        import fal_client
+
+        if isinstance(exc, fal_client.FalClientHTTPError):
+            status = exc.status_code
+            message, detail_types = _detail_text(exc.message)
+            if status in (401, 403):
+                return ConfigError(f"fal rejected FAL_KEY (HTTP {status}): {message}")
+            if status in (400, 422) or detail_types or exc.error_type:
+                failure = self._failure(message, exc.error_type, detail_types)
+                if isinstance(failure, ModerationError) or not jobs.is_retryable_status(status):
+                    return failure
+            return jobs.error_for_status(status, message, provider="fal",
+                                         retry_after=jobs.retry_after_from_headers(exc.response_headers))
+        if isinstance(exc, httpx.TransportError):
+            return jobs.TransientGeneratorError(f"fal: connection trouble ({type(exc).__name__})")
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None and "_client" in vars(client):
+            client._client.close()  # noqa: SLF001 - the SDK caches an httpx client and has no close
+
+
+def _detail_text(detail: Any) -> tuple[str, list[str]]:
+    """fal's `detail` is a string, or FastAPI-style items [{loc, msg, type}]: (text, item types)."""
+    if isinstance(detail, list):
+        msgs = [str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail]
+        types = [str(d.get("type")) for d in detail if isinstance(d, dict) and d.get("type")]
+        return "; ".join(msgs) or "no detail", types
+    return str(detail or "no detail"), []

@@ -1,0 +1,228 @@
+"""Luma Dream Machine backend (`luma:ray-2`) through the official `lumaai` SDK: create a video
+generation, poll it, download `assets.video`; extend a previous generation by its id.
+
+Keyframe images must be public URLs (Luma fetches them), so a local image needs
+`image_url=callable(path) -> url` (your uploader) or `allow_data_uri=True` if your account
+accepts data URIs; without either, image requests raise a clear InputFileError and
+capabilities() declares no image-to-video. An extension's ClipResult holds only the new frames:
+whether Luma's extended video repeats the source is not documented, so `extend_result`
+("auto": trim when the video is longer than asked | "includes_source" | "new_only") decides
+how many leading frames to drop. Other options: `base_url` (else LUMAAI_BASE_URL),
+`durations`, `resolutions`, `aspects` (override the model table), `loop`, `poll_interval`,
+`deadline_s`, `retry`, `concurrency`, `moderation_patterns`, and `sleep`/`clock` for tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ..errors import BriefError, ConfigError, GeneratorError, InputFileError, ModerationError
+from ..media.ffmpeg import run_ffmpeg
+from ..timing import fraction_str, seconds_to_frames, to_fraction
+from . import jobs
+from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
+from .prices import price_date, price_per_second
+
+DEFAULT_MODEL = "ray-2"
+ASPECTS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")  # the SDK's Literal
+# Durations are strings like "5s" in the API; ray-2 documents 5 s and 9 s (SDK Literal).
+MODELS: dict[str, dict[str, Any]] = {
+    "ray-2": {"durations": (5, 9), "resolutions": ("540p", "720p", "1080p", "4k")},
+    "ray-flash-2": {"durations": (5, 9), "resolutions": ("540p", "720p", "1080p", "4k")},
+}
+MODERATION_PATTERNS = ("moderation", "not allowed", "nsfw", "content policy", "safety")
+EXTEND_RESULTS = ("auto", "includes_source", "new_only")
+
+
+class LumaGenerator(Generator):
+    name = "luma"
+    key_env = "LUMAAI_API_KEY"
+
+    def __init__(self, model: str | None = None, **options: Any):
+        super().__init__(model or DEFAULT_MODEL, **options)
+        table = MODELS.get(self.model, MODELS[DEFAULT_MODEL])
+        self.durations = [to_fraction(d) for d in options.get("durations", table["durations"])]
+        self.resolutions = list(options.get("resolutions", table["resolutions"]))
+        self.aspects = list(options.get("aspects", ASPECTS))
+        image_url = options.get("image_url")
+        if image_url is not None and not callable(image_url):
+            raise ConfigError("luma image_url must be a function taking a local Path and returning a public URL")
+        if options.get("extend_result", "auto") not in EXTEND_RESULTS:
+            raise ConfigError(f"luma extend_result {options['extend_result']!r} is not one of {', '.join(EXTEND_RESULTS)}")
+        self.notes = "" if self.model in MODELS else (
+            f"{self.model} is not in reelwright's Luma table: ray-2 limits assumed; pass durations=/resolutions=")
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _images_allowed(self) -> bool:
+        return self.options.get("image_url") is not None or bool(self.options.get("allow_data_uri"))
+
+    def capabilities(self) -> Capabilities:
+        notes = "extend: frame0 names the previous generation's id (ClipResult.job_id); the result keeps only " \
+                "the new frames"
+        return Capabilities(
+            name=self.name, model=self.model, models=sorted(MODELS), durations=self.durations,
+            aspects=self.aspects, resolutions=self.resolutions, text_to_video=True,
+            image_to_video=self._images_allowed(), last_frame=self._images_allowed(), extend=True,
+            extend_durations=self.durations, price_per_second=price_per_second(self.name, self.model),
+            price_date=price_date(), concurrency=int(self.options.get("concurrency", 2)),
+            notes="; ".join(n for n in (self.notes, notes) if n))
+
+    def _sdk(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                from lumaai import LumaAI
+
+                key = jobs.require_key(self.key_env, "Luma")
+                # max_retries=0: retries (and their waits) go through jobs.call_with_retries.
+                self._client = LumaAI(auth_token=key, base_url=self.options.get("base_url"), max_retries=0)
+            return self._client
+
+    def build_params(self, request: ClipRequest) -> dict[str, Any]:
+        """The `generations.create` arguments for `request` (BriefError on what Luma cannot make)."""
+        duration = Fraction(request.duration)
+        if duration not in self.durations:
+            raise BriefError(f"duration {fraction_str(duration)} s is not one luma {self.model} makes "
+                             f"(allowed: {', '.join(fraction_str(d) for d in self.durations)})")
+        if duration.denominator != 1:
+            raise BriefError(f"luma takes whole seconds, not {fraction_str(duration)} s")
+        if request.aspect not in self.aspects:
+            raise BriefError(f"aspect {request.aspect!r} is not one luma makes (allowed: {', '.join(self.aspects)})")
+        if request.resolution not in self.resolutions:
+            raise BriefError(f"resolution {request.resolution!r} is not one luma {self.model} takes "
+                             f"(allowed: {', '.join(self.resolutions)})")
+        if request.references:
+            raise BriefError("luma video generation takes no reference images")
+        if request.extend_from is not None and not request.extend_job:
+            raise BriefError("luma extends only its own generations: give extend_job (the id in ClipResult.job_id)")
+        keyframes: dict[str, Any] = {}
+        if request.extend_job:
+            if request.image is not None:
+                raise BriefError("luma: an extension starts from the previous generation, not from an image")
+            keyframes["frame0"] = {"type": "generation", "id": request.extend_job}
+        elif request.image is not None:
+            keyframes["frame0"] = {"type": "image", "url": self._image_url(request.image)}
+        if request.last_image is not None:
+            keyframes["frame1"] = {"type": "image", "url": self._image_url(request.last_image)}
+        params: dict[str, Any] = {"model": self.model, "prompt": request.prompt, "aspect_ratio": request.aspect,
+                                  "duration": f"{int(duration)}s", "resolution": request.resolution}
+        if self.options.get("loop") is not None:
+            params["loop"] = bool(self.options["loop"])
+        if keyframes:
+            params["keyframes"] = keyframes
+        return params
+
+    def _image_url(self, path: Path) -> str:
+        path = Path(path)
+        if not path.is_file():
+            raise InputFileError(f"input image {str(path)!r} does not exist or is not a file")
+        uploader = self.options.get("image_url")
+        if uploader is not None:
+            return str(uploader(path))
+        if self.options.get("allow_data_uri"):
+            return jobs.data_uri(path)
+        raise InputFileError(f"luma needs a public URL for keyframe image {path.name!r}: pass image_url=<uploader> "
+                             "(or allow_data_uri=True if your account accepts data URIs)")
+
+    def generate(self, request: ClipRequest, progress: ProgressFn | None = None) -> ClipResult:
+        report = progress or (lambda fraction, message: None)
+        sleep: Callable[[float], None] = self.options.get("sleep", time.sleep)
+        policy: jobs.RetryPolicy = self.options.get("retry", jobs.RetryPolicy())
+        client = self._sdk()
+        params = self.build_params(request)
+        report(0.0, f"luma: starting {self.model}")
+        generation = jobs.call_with_retries(
+            lambda: client.generations.create(**params), policy=policy, sleep=sleep, map_error=self._map_error,
+            on_retry=lambda n, err, wait: report(0.0, f"luma: retry {n} in {wait:.1f} s ({err})"))
+        gid = generation.id
+        if not gid:
+            raise GeneratorError("luma accepted the generation but returned no id")
+        # Luma has no cancel: past the deadline the job is left to finish on its own.
+        generation = jobs.poll_until(
+            lambda: self._call(lambda: client.generations.get(gid)),
+            is_done=lambda g: g.state in ("completed", "failed"),
+            interval=float(self.options.get("poll_interval", 3.0)),
+            deadline_s=float(self.options.get("deadline_s", 900)),
+            sleep=sleep, clock=self.options.get("clock", time.monotonic), retry=policy,
+            progress=lambda g: report(0.1 if g.state == "queued" else 0.4, f"luma: {g.state}"),
+            what=f"luma generation {gid}",
+        )
+        if generation.state == "failed":
+            reason = generation.failure_reason or "no reason given"
+            if self._is_moderation(reason):
+                raise ModerationError(f"luma {self.model} refused the request: {reason}")
+            raise GeneratorError(f"luma generation {gid} failed: {reason}")
+        url = generation.assets.video if generation.assets else None
+        if not url:
+            raise GeneratorError(f"luma generation {gid} completed without assets.video")
+        report(0.9, "luma: downloading")
+        jobs.call_with_retries(
+            lambda: jobs.download(url, request.out_path, progress=lambda f: report(0.9 + 0.1 * f, "luma: downloading")),
+            policy=policy, sleep=sleep)
+        dropped = self._drop_source_frames(request) if request.extend_job else 0
+        report(1.0, "luma: done")
+        return jobs.accept_clip(request.out_path, request, generator=self.name, model=self.model, job_id=gid,
+                                metadata={"provider": "luma", "extended_from": request.extend_job,
+                                          "source_frames_dropped": dropped})
+
+    def _drop_source_frames(self, request: ClipRequest) -> int:
+        """Keep only the new frames of an extension: drop the leading frames that repeat the source."""
+        mode = self.options.get("extend_result", "auto")
+        if mode == "new_only":
+            return 0
+        info = jobs.probe_clip(request.out_path)
+        keep = seconds_to_frames(Fraction(request.duration), info.fps)
+        drop = info.frames - keep
+        # "auto" trims only when the video is clearly longer than asked (over half a second).
+        if drop <= 0 or (mode == "auto" and Fraction(drop) / info.fps <= Fraction(1, 2)):
+            return 0
+        start = Fraction(drop) / info.fps
+        tmp = request.out_path.with_name(f".{request.out_path.stem}.trim{request.out_path.suffix}")
+        args = ["-i", str(request.out_path), "-vf", f"trim=start_frame={drop},setpts=PTS-STARTPTS",
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yuv420p"]
+        if info.has_audio:
+            args += ["-af", f"atrim=start={float(start):.6f},asetpts=PTS-STARTPTS", "-c:a", "aac"]
+        run_ffmpeg([*args, "-movflags", "+faststart", str(tmp)])
+        tmp.replace(request.out_path)
+        return drop
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - mapped to the error tree
+            mapped = self._map_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def _is_moderation(self, text: str) -> bool:
+        patterns = self.options.get("moderation_patterns", MODERATION_PATTERNS)
+        return any(p.lower() in text.lower() for p in patterns)
+
+    def _map_error(self, exc: BaseException) -> BaseException | None:
+        import lumaai
+
+        if isinstance(exc, lumaai.APIStatusError):
+            status = exc.status_code
+            body = exc.body if isinstance(exc.body, dict) else {}
+            message = str(body.get("detail") or exc.message)
+            if status in (401, 403):
+                return ConfigError(f"Luma rejected LUMAAI_API_KEY (HTTP {status}): {message}")
+            if not jobs.is_retryable_status(status) and self._is_moderation(message):
+                return ModerationError(f"luma {self.model} refused the request: {message}")
+            return jobs.error_for_status(status, message, provider="luma",
+                                         retry_after=jobs.retry_after_from_headers(exc.response.headers))
+        if isinstance(exc, lumaai.APIConnectionError):
+            return jobs.TransientGeneratorError(f"luma: connection trouble ({type(exc).__name__})")
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()

@@ -1,0 +1,204 @@
+"""The fal adapter against a fake fal queue on 127.0.0.1 (HTTPS with a test-made certificate),
+with the official fal-client as client."""
+
+from __future__ import annotations
+
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import fal_client.client
+import pytest
+from PIL import Image
+
+from reelwright.errors import ConfigError, ExpiredResultError, GeneratorError, MissingKeyError, ModerationError
+from reelwright.generators.base import ClipRequest
+from reelwright.generators.fal import FalGenerator
+from reelwright.media.ffmpeg import ffprobe_exe
+from tests.fakes.fal_server import KEY, FakeFal, make_self_signed_cert
+from tests.fakes.media_host import Download
+
+WAN = "fal-ai/wan/v2.2-a14b/text-to-video"
+KLING_I2V = "fal-ai/kling-video/v2.1/standard/image-to-video"
+HAILUO = "fal-ai/minimax/hailuo-02/standard/text-to-video"
+
+
+def probe_frames(path: Path) -> int:
+    out = subprocess.run([ffprobe_exe(), "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+                          "stream=nb_read_frames", "-of", "csv=p=0", str(path)], capture_output=True, text=True,
+                         check=True)
+    return int(out.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    return make_self_signed_cert(tmp_path_factory.mktemp("fal-tls"))
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    return tmp_path_factory.mktemp("fal-media")
+
+
+@pytest.fixture
+def fake(media, cert, monkeypatch):
+    server = FakeFal(media, cert)
+    # fal-client builds https://$FAL_QUEUE_RUN_HOST/…; trust the fake's certificate for this test only.
+    monkeypatch.setenv("FAL_QUEUE_RUN_HOST", server.host)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))
+    monkeypatch.setattr(fal_client.client, "QUEUE_URL_FORMAT", fal_client.client.QUEUE_URL_FORMAT)  # restored after
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def keyed(monkeypatch):
+    monkeypatch.setenv("FAL_KEY", KEY)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_gen(model: str = WAN, clock: Clock | None = None, **options) -> FalGenerator:
+    clock = clock or Clock()
+    return FalGenerator(model, poll_interval=1.0, sleep=clock.sleep, clock=clock, **options)
+
+
+def request(tmp_path: Path, **kw) -> ClipRequest:
+    fields = dict(shot_id="s1", prompt="a beagle gets a pup cup at a cafe window", duration=5, width=832,
+                  height=480, aspect="16:9", resolution="480p", fps=16, out_path=tmp_path / "out" / "clip.mp4")
+    fields.update(kw)
+    return ClipRequest(**fields)
+
+
+def submits(fake: FakeFal):
+    return fake.requests("POST")
+
+
+def test_text_to_video_writes_a_clip_with_the_requested_frames(fake, keyed, tmp_path):
+    result = make_gen().generate(request(tmp_path, negative_prompt="blurry, static"))
+    assert probe_frames(result.path) == 81
+    assert result.duration == Fraction(81, 16)
+    assert result.job_id == "req-0001"
+    sent = submits(fake)[0]
+    assert sent.path == f"/{WAN}"
+    assert sent.headers["authorization"] == f"Key {KEY}"
+    assert sent.body == {"prompt": "a beagle gets a pup cup at a cafe window", "negative_prompt": "blurry, static",
+                         "num_frames": 81, "frames_per_second": 16, "aspect_ratio": "16:9", "resolution": "480p"}
+
+
+def test_queue_position_and_logs_are_reported_as_progress(fake, keyed, tmp_path):
+    seen: list[str] = []
+    make_gen().generate(request(tmp_path), progress=lambda f, m: seen.append(m))
+    assert "fal: queued (position 2)" in seen
+    assert "fal: in progress: step 2" in seen
+    assert seen[-1] == "fal: done"
+
+
+def test_string_durations_are_sent_as_strings(fake, keyed, tmp_path):
+    fake.default_fps = 25
+    result = make_gen(HAILUO).generate(request(tmp_path, duration=6, resolution="768p"))
+    assert submits(fake)[0].body["duration"] == "6"
+    assert probe_frames(result.path) == 6 * 25
+
+
+def test_local_image_is_sent_as_a_data_uri(fake, keyed, tmp_path):
+    image = tmp_path / "first.png"
+    Image.new("RGB", (64, 36), (30, 90, 200)).save(image)
+    result = make_gen(KLING_I2V).generate(request(tmp_path, image=image, resolution="720p"))
+    sent = submits(fake)[0].body
+    assert sent["image_url"].startswith("data:image/png;base64,")
+    assert sent["duration"] == "5"
+    assert probe_frames(result.path) == 5 * 24
+
+
+def test_missing_key_names_the_env_var(fake, tmp_path):
+    with pytest.raises(MissingKeyError, match="FAL_KEY"):
+        make_gen().generate(request(tmp_path))
+    assert fake.http.log == []
+
+
+def test_wrong_key_is_a_config_error_without_the_key_in_it(fake, monkeypatch, tmp_path):
+    monkeypatch.setenv("FAL_KEY", "fal-wrong-secret")
+    with pytest.raises(ConfigError, match="FAL_KEY") as info:
+        make_gen().generate(request(tmp_path))
+    assert "fal-wrong-secret" not in str(info.value)
+
+
+def test_rate_limited_submit_is_retried_then_succeeds(fake, keyed, tmp_path):
+    # fal-client retries 429 itself (with its own short backoff); the job then runs normally.
+    fake.submit_errors.append((429, "Rate limit exceeded", "rate_limited", {"Retry-After": "1"}))
+    result = make_gen().generate(request(tmp_path))
+    assert len(submits(fake)) == 2
+    assert probe_frames(result.path) == 81
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_client_errors_are_not_retried(fake, keyed, tmp_path, status):
+    fake.submit_errors.append((status, "num_frames must be at most 161", "validation_error", {}))
+    with pytest.raises(GeneratorError, match="at most 161") as info:
+        make_gen().generate(request(tmp_path))
+    assert not isinstance(info.value, ModerationError)
+    assert len(submits(fake)) == 1
+
+
+def test_content_checker_refusal_raises_moderation_error(fake, keyed, tmp_path):
+    fake.outcome = "moderated"
+    with pytest.raises(ModerationError, match="content checker"):
+        make_gen().generate(request(tmp_path))
+    assert not (tmp_path / "out" / "clip.mp4").exists()
+
+
+def test_failed_generation_raises_generator_error(fake, keyed, tmp_path):
+    fake.outcome = "failed"
+    with pytest.raises(GeneratorError, match="ran out of memory") as info:
+        make_gen().generate(request(tmp_path))
+    assert not isinstance(info.value, ModerationError)
+
+
+@pytest.mark.parametrize("status", [403, 410])
+def test_expired_result_url_raises_expired_result_error(fake, keyed, tmp_path, status):
+    fake.downloads.append(Download("expired", status))
+    with pytest.raises(ExpiredResultError):
+        make_gen().generate(request(tmp_path))
+    assert not (tmp_path / "out" / "clip.mp4").exists()
+
+
+def test_truncated_download_raises_expired_result_error(fake, keyed, tmp_path):
+    fake.downloads.append(Download("truncated"))
+    with pytest.raises(ExpiredResultError, match="truncated"):
+        make_gen().generate(request(tmp_path))
+    assert not (tmp_path / "out" / "clip.mp4").exists()
+
+
+def test_deadline_cancels_the_request(fake, keyed, tmp_path):
+    fake.outcome = "never"
+    clock = Clock()
+    with pytest.raises(GeneratorError, match="timed out"):
+        make_gen(clock=clock, deadline_s=4).generate(request(tmp_path))
+    assert len(fake.requests("PUT", "/cancel")) == 1
+    assert fake.jobs["req-0001"]["canceled"]
+
+
+def test_cost_comes_from_the_price_table(fake, keyed, tmp_path):
+    gen = make_gen()
+    result = gen.generate(request(tmp_path))
+    assert result.cost_usd == pytest.approx(gen.capabilities().price_per_second * 81 / 16)
+
+
+def test_capabilities_follow_the_chosen_app():
+    hailuo = FalGenerator(HAILUO).capabilities()
+    assert hailuo.allowed_durations() == [6, 10] and hailuo.fps == [25] and not hailuo.image_to_video
+    kling = FalGenerator(KLING_I2V).capabilities()
+    assert kling.image_to_video and not kling.text_to_video
+    assert "generic inputs" in FalGenerator("someone/unknown-app").capabilities().notes
