@@ -1,0 +1,542 @@
+"""Drawing for the animatic: a palette read from the prompt's words, a painted backdrop scene,
+and the storyboard card (shot, beat, prompt, timecode, camera, reference thumbnails) laid over it."""
+
+from __future__ import annotations
+
+import colorsys
+import hashlib
+import random
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+
+RGB = tuple[int, int, int]
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+FONT_FILES = {"regular": "DejaVuSans.ttf", "bold": "DejaVuSans-Bold.ttf", "mono": "DejaVuSansMono.ttf",
+              "condensed": "DejaVuSansCondensed-Bold.ttf"}
+
+
+def _hex(s: str) -> RGB:
+    return int(s[1:3], 16), int(s[3:5], 16), int(s[5:7], 16)
+
+
+def _mix(a: RGB, b: RGB, t: float) -> RGB:
+    return tuple(int(round(a[i] + (b[i] - a[i]) * t)) for i in range(3))  # type: ignore[return-value]
+
+
+def _shade(c: RGB, k: float) -> RGB:
+    return tuple(max(0, min(255, int(round(v * k)))) for v in c)  # type: ignore[return-value]
+
+
+def _hsv(h: float, s: float, v: float) -> RGB:
+    r, g, b = colorsys.hsv_to_rgb(h % 1.0, max(0.0, min(1.0, s)), max(0.0, min(1.0, v)))
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def stable_int(*parts: object) -> int:
+    """A hash that is the same in every process (Python's hash() is salted per run)."""
+    return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:8], "big")
+
+
+@dataclass(frozen=True)
+class Palette:
+    sky_top: RGB
+    sky_bottom: RGB
+    ground: RGB
+    accent: RGB
+    scenery: str = "hills"  # hills, forest, water, city, mountain, dunes, interior, studio, space
+    celestial: str = "sun"  # sun, sun_low, moon, none
+    light: str = "day"
+    minor: bool = False  # for the tone bed: darker moods get a minor chord
+    words: tuple[str, ...] = field(default=())  # the words that chose it, for tests and logs
+
+
+# Time of day / light: (keywords, sky top, sky bottom, accent, celestial, minor)
+LIGHTS: dict[str, tuple[tuple[str, ...], str, str, str, str, bool]] = {
+    "sunset": (("sunset", "dusk", "golden hour", "sundown", "evening", "twilight", "warm light"),
+               "#2e1f5e", "#ff8a4c", "#ffb45e", "sun_low", False),
+    "sunrise": (("sunrise", "dawn", "daybreak", "early morning"), "#5d7fc9", "#ffc79a", "#ffcf8a", "sun_low", False),
+    "night": (("night", "midnight", "moon", "moonlit", "nighttime", "stars", "starry", "nocturnal", "neon", "dark"),
+              "#050a1e", "#1c2d63", "#7fa6ff", "moon", True),
+    "overcast": (("rain", "rainy", "storm", "stormy", "fog", "foggy", "mist", "misty", "cloudy", "overcast", "grey", "gray"),
+                 "#4f5866", "#a3abb5", "#c9d3df", "none", True),
+    "space": (("space", "galaxy", "cosmic", "planet", "astronaut", "nebula", "orbit"),
+              "#02030b", "#1a1240", "#b48cff", "none", True),
+    "underwater": (("underwater", "reef", "deep sea", "coral", "submarine"), "#0d5d78", "#02202c", "#5ee6e0", "none", False),
+    "studio": (("studio", "product shot", "packshot", "white background", "minimal", "minimalist", "clean background"),
+               "#ecebf0", "#c9ccd6", "#ff6b4a", "none", False),
+    "day": (("day", "daytime", "sunny", "noon", "morning", "afternoon", "summer", "blue sky", "bright", "sunshine"),
+            "#3b7dd8", "#c4e6ff", "#ffd35c", "sun", False),
+}
+
+# Place: (keywords, ground colour, scenery)
+PLACES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "forest": (("forest", "park", "garden", "woods", "woodland", "meadow", "grass", "grassy", "trees", "tree", "jungle",
+                "field", "countryside", "trail", "hike", "hiking", "lawn", "leaves", "nature"), "#2f6e3b", "forest"),
+    "water": (("beach", "ocean", "sea", "coast", "shore", "surf", "surfing", "island", "tropical", "lake", "river",
+               "seaside", "harbor", "harbour", "boat", "waves"), "#e4cf9c", "water"),
+    "city": (("city", "street", "streets", "urban", "downtown", "skyline", "building", "buildings", "alley", "subway",
+              "traffic", "rooftop", "sidewalk", "town", "cyberpunk"), "#2b2f3d", "city"),
+    "mountain": (("mountain", "mountains", "snow", "snowy", "winter", "ski", "alpine", "glacier", "ice", "peak", "cliff"),
+                 "#dbe5f0", "mountain"),
+    "dunes": (("desert", "dune", "dunes", "canyon", "sahara", "savanna"), "#d69a5f", "dunes"),
+    "interior": (("cafe", "café", "coffee", "kitchen", "room", "office", "home", "bedroom", "living room", "interior",
+                  "shop", "store", "restaurant", "bar", "indoors", "inside", "library", "classroom"), "#5a3c2e", "interior"),
+}
+
+COLOUR_WORDS: dict[str, str] = {
+    "red": "#e5484d", "crimson": "#c2183a", "orange": "#ff8f3f", "amber": "#ffb020", "yellow": "#ffd23f",
+    "gold": "#f2c14e", "golden": "#f2c14e", "green": "#46c16b", "emerald": "#1fa974", "teal": "#1fb5a8",
+    "turquoise": "#2ec4c4", "cyan": "#35d0e8", "blue": "#3d7eff", "navy": "#27408b", "purple": "#9b5de5",
+    "violet": "#8e5cf7", "magenta": "#e535ab", "pink": "#ff70a6", "pastel": "#f7b2d9", "silver": "#c0c7d1",
+}
+DARK_MOODS = ("moody", "noir", "horror", "eerie", "sad", "melancholy", "melancholic", "ominous", "gloomy", "tense", "somber")
+BRIGHT_MOODS = ("happy", "joyful", "playful", "vibrant", "cheerful", "colorful", "colourful", "fun", "upbeat", "whimsical")
+
+
+def _find(words: tuple[str, ...], text: str) -> int:
+    """Position of the first of `words` in `text` (whole words), or -1."""
+    best = -1
+    for w in words:
+        m = re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)
+        if m and (best < 0 or m.start() < best):
+            best = m.start()
+    return best
+
+
+def palette_for(prompt: str, seed: int = 0) -> Palette:
+    """Derive the backdrop palette from the colour, light, place and mood words in the prompt.
+
+    Light words pick the sky, place words the ground and scenery; with neither, the colours
+    come from a hash of the prompt so that every shot still looks distinct but stable."""
+    text = prompt.lower()
+    light_hits = sorted((p, k) for k, v in LIGHTS.items() if (p := _find(v[0], text)) >= 0)
+    place_hits = sorted((p, k) for k, v in PLACES.items() if (p := _find(v[0], text)) >= 0)
+    chosen: list[str] = []
+    h = stable_int(prompt, seed)
+    if not light_hits and not place_hits:
+        hue = (h % 1000) / 1000
+        top, bottom = _hsv(hue, 0.55, 0.32), _hsv(hue + 0.07, 0.40, 0.86)
+        ground, accent = _hsv(hue - 0.06, 0.45, 0.30), _hsv(hue + 0.5, 0.55, 1.0)
+        scenery, celestial, light, minor = "hills", ("sun", "sun_low", "none")[h % 3], "hashed", bool(h >> 8 & 1)
+    else:
+        light = light_hits[0][1] if light_hits else "day"
+        words, top_s, bottom_s, accent_s, celestial, minor = LIGHTS[light]
+        top, bottom, accent = _hex(top_s), _hex(bottom_s), _hex(accent_s)
+        place = place_hits[0][1] if place_hits else None
+        if place:
+            ground, scenery = _hex(PLACES[place][1]), PLACES[place][2]
+            chosen.append(place)
+        else:
+            ground, scenery = _mix(bottom, (40, 40, 48), 0.7), "hills"
+        if light_hits:
+            chosen.append(light)
+        if light in ("studio", "space", "underwater"):
+            scenery = light
+        # Light colours the ground: warm at sunset, blue and dark at night.
+        if light == "night":
+            ground = _shade(_mix(ground, (20, 30, 70), 0.55), 0.55)
+        elif light in ("sunset", "sunrise"):
+            ground = _shade(_mix(ground, (120, 50, 60), 0.35), 0.8)
+        elif light == "overcast":
+            ground = _mix(ground, (90, 96, 104), 0.4)
+        if scenery == "interior" and light == "day":
+            top, bottom, celestial = _hex("#3a2a24"), _hex("#c8925e"), "none"
+    colour = sorted((p, k) for k in COLOUR_WORDS if (p := _find((k,), text)) >= 0)
+    if colour:
+        accent = _hex(COLOUR_WORDS[colour[0][1]])
+        top = _mix(top, accent, 0.25)
+        chosen.append(colour[0][1])
+    if _find(DARK_MOODS, text) >= 0:
+        top, bottom, ground = (_shade(_mix(c, (90, 90, 100), 0.3), 0.75) for c in (top, bottom, ground))
+        minor = True
+    elif _find(BRIGHT_MOODS, text) >= 0:
+        top, bottom = _saturate(top, 1.2), _saturate(bottom, 1.2)
+    return Palette(top, bottom, ground, accent, scenery, celestial, light, minor, tuple(chosen))
+
+
+def _saturate(c: RGB, k: float) -> RGB:
+    h, s, v = colorsys.rgb_to_hsv(*(x / 255 for x in c))
+    return _hsv(h, s * k, v)
+
+
+# The backdrop: a soft painted scene, drawn once per clip at the size the camera move needs.
+
+def _vertical_gradient(w: int, h: int, top: RGB, bottom: RGB, horizon: float = 1.0) -> np.ndarray:
+    t = np.clip(np.linspace(0.0, 1.0, h) / max(horizon, 1e-3), 0, 1)
+    t = t * t * (3 - 2 * t)  # smoothstep: no visible band at the ends
+    col = np.array(top, float)[None, :] * (1 - t[:, None]) + np.array(bottom, float)[None, :] * t[:, None]
+    return np.repeat(col[:, None, :], w, axis=1)
+
+
+def _glow(arr: np.ndarray, cx: float, cy: float, radius: float, colour: RGB, strength: float) -> None:
+    h, w, _ = arr.shape
+    ys, xs = np.ogrid[:h, :w]
+    d = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2) / max(radius, 1.0)
+    a = (np.exp(-d * d) * strength)[..., None]
+    arr[:] = arr * (1 - a) + np.array(colour, float) * a
+
+
+def _ridge(rng: random.Random, w: int, base: float, amp: float, waves: int = 3) -> list[float]:
+    comps = [(rng.uniform(0.6, 1.0) / (i + 1), rng.uniform(1, 2.5) * (i + 1), rng.uniform(0, 6.283)) for i in range(waves)]
+    xs = np.linspace(0, 1, w // 4 + 2)
+    ys = np.full_like(xs, base)
+    for a, f, ph in comps:
+        ys += amp * a * np.sin(xs * f * 6.283 + ph)
+    return list(ys)
+
+
+def _fill_below(draw: ImageDraw.ImageDraw, w: int, h: int, ridge: list[float], colour: tuple[int, ...]) -> None:
+    n = len(ridge)
+    pts = [(i * w / (n - 1), ridge[i]) for i in range(n)] + [(w, h), (0, h)]
+    draw.polygon(pts, fill=colour)
+
+
+def draw_backdrop(size: tuple[int, int], pal: Palette, seed: int) -> Image.Image:
+    """A painted scene in the palette: sky, sun or moon, and layered scenery with depth haze."""
+    w, h = size
+    rng = random.Random(seed)
+    horizon = {"water": 0.55, "city": 0.62, "interior": 1.0, "studio": 1.0, "space": 1.0, "underwater": 1.0}.get(pal.scenery, 0.6)
+    sky = _vertical_gradient(w, h, pal.sky_top, pal.sky_bottom, horizon)
+    sx, sy = rng.uniform(0.2, 0.8) * w, (0.5 if pal.celestial == "sun_low" else rng.uniform(0.12, 0.3)) * h
+    if pal.celestial in ("sun", "sun_low"):
+        _glow(sky, sx, sy, 0.45 * h, _mix(pal.sky_bottom, (255, 236, 190), 0.6), 0.55)
+    elif pal.celestial == "moon":
+        _glow(sky, sx, sy, 0.25 * h, (150, 170, 230), 0.3)
+    elif pal.scenery in ("studio", "interior"):
+        _glow(sky, 0.5 * w, 0.35 * h, 0.6 * h, _mix(pal.sky_bottom, (255, 255, 255), 0.4), 0.45)
+    img = Image.fromarray(sky.clip(0, 255).astype(np.uint8), "RGB")
+    d = ImageDraw.Draw(img, "RGBA")
+    u = min(w, h)
+    if pal.celestial == "moon" or pal.scenery == "space":
+        for _ in range(int(w * h / 9000)):
+            x, y, r = rng.uniform(0, w), rng.uniform(0, h * 0.7), rng.choice((0.6, 0.8, 1.0, 1.4)) * u / 700
+            d.ellipse([x - r, y - r, x + r, y + r], fill=(255, 255, 255, rng.randint(90, 230)))
+    if pal.celestial in ("sun", "sun_low"):
+        r = u * (0.09 if pal.celestial == "sun_low" else 0.06)
+        d.ellipse([sx - r, sy - r, sx + r, sy + r], fill=_mix(pal.sky_bottom, (255, 244, 200), 0.85) + (240,))
+    elif pal.celestial == "moon":
+        r = u * 0.055
+        d.ellipse([sx - r, sy - r, sx + r, sy + r], fill=(236, 240, 255, 240))
+        d.ellipse([sx - r * 0.55, sy - r * 1.05, sx + r * 1.45, sy + r * 0.95], fill=pal.sky_top + (235,))
+    _SCENERY.get(pal.scenery, _hills)(d, w, h, pal, rng, horizon)
+    return img.filter(ImageFilter.GaussianBlur(max(1.0, u / 500)))
+
+
+def _layers(pal: Palette, n: int) -> list[tuple[int, ...]]:
+    """Ground colours from far (hazy, close to the sky) to near (full colour)."""
+    return [_mix(pal.ground, pal.sky_bottom, 0.65 * (1 - i / max(1, n - 1)) ** 1.2) + (255,) for i in range(n)]
+
+
+def _hills(d, w, h, pal, rng, horizon, trees=False):
+    for i, col in enumerate(_layers(pal, 3)):
+        base = h * (horizon + 0.1 * i)
+        ridge = _ridge(rng, w, base, h * (0.07 - 0.015 * i))
+        _fill_below(d, w, h, ridge, col)
+        if trees:
+            tree_col = _shade(col[:3], 0.78) + (255,)
+            for _ in range(int(w / (90 - 20 * i))):
+                x = rng.uniform(0, w)
+                y = ridge[min(len(ridge) - 1, int(x / w * (len(ridge) - 1)))]
+                th, tw = h * rng.uniform(0.05, 0.09) * (1 + 0.5 * i), h * 0.02 * (1 + 0.5 * i)
+                d.polygon([(x, y - th), (x - tw, y + 2), (x + tw, y + 2)], fill=tree_col)
+
+
+def _forest(d, w, h, pal, rng, horizon):
+    _hills(d, w, h, pal, rng, horizon, trees=True)
+
+
+def _water(d, w, h, pal, rng, horizon):
+    hy = h * horizon
+    sea = _mix(_hex("#1f9e9a"), pal.sky_bottom, 0.3)
+    d.rectangle([0, hy, w, h], fill=sea + (255,))
+    for _ in range(int(h / 14)):
+        y = rng.uniform(hy + 4, h * 0.82)
+        x, ln = rng.uniform(0, w), w * rng.uniform(0.03, 0.12) * (y - hy) / (h - hy)
+        d.line([(x, y), (x + ln, y)], fill=_mix(sea, (255, 255, 255), 0.5) + (110,), width=max(1, int(h / 400)))
+    sand = _ridge(rng, w, h * 0.86, h * 0.025)
+    _fill_below(d, w, h, sand, pal.ground + (255,))
+
+
+def _city(d, w, h, pal, rng, horizon):
+    lit = pal.celestial == "moon" or pal.light in ("sunset", "overcast")
+    for i, col in enumerate(_layers(pal, 3)):
+        x = -rng.uniform(0, w * 0.05)
+        while x < w:
+            bw = w * rng.uniform(0.04, 0.09)
+            top = h * (horizon - rng.uniform(0.08, 0.38) + 0.12 * i)
+            d.rectangle([x, top, x + bw, h], fill=col)
+            if lit and i > 0:
+                for wy in np.arange(top + h * 0.02, h * 0.95, h * 0.035):
+                    for wx in np.arange(x + bw * 0.15, x + bw * 0.85, bw * 0.22):
+                        if rng.random() < 0.35:
+                            d.rectangle([wx, wy, wx + bw * 0.1, wy + h * 0.014], fill=(255, 214, 140, 200))
+            x += bw + w * rng.uniform(0.0, 0.015)
+    d.rectangle([0, h * 0.9, w, h], fill=_shade(pal.ground, 0.7) + (255,))
+
+
+def _mountain(d, w, h, pal, rng, horizon):
+    rock = _mix(_hex("#56637a"), pal.ground, 0.2)
+    snow = _mix((246, 249, 255), pal.sky_bottom, 0.15) + (255,)
+    for i in range(3):
+        col = _mix(rock, pal.sky_bottom, 0.55 * (1 - i / 2)) + (255,)
+        base = h * (horizon + 0.1 * i)
+        x, pts, caps = -w * 0.1, [(-w * 0.1, base)], []
+        while x < w * 1.1:
+            pw, ph = w * rng.uniform(0.16, 0.3) / (1 + 0.3 * i), h * rng.uniform(0.2, 0.4) / (1 + 0.5 * i)
+            peak = (x + pw * rng.uniform(0.35, 0.65), base - ph)
+            left = (x + (peak[0] - x) * 0.5, base - ph * rng.uniform(0.35, 0.55))
+            right = (peak[0] + (x + pw - peak[0]) * 0.5, base - ph * rng.uniform(0.3, 0.5))
+            pts += [left, peak, right]
+            if i < 2:  # snow caps follow the slopes down a third of the way, with a ragged edge
+                lp = (peak[0] + (left[0] - peak[0]) * 0.45, peak[1] + (left[1] - peak[1]) * 0.45)
+                rp = (peak[0] + (right[0] - peak[0]) * 0.45, peak[1] + (right[1] - peak[1]) * 0.45)
+                notch = ((lp[0] + rp[0]) / 2, max(lp[1], rp[1]) - ph * rng.uniform(0.0, 0.08))
+                caps.append([peak, lp, ((lp[0] + notch[0]) / 2, notch[1] + ph * 0.05), notch, rp])
+            x += pw
+        pts += [(w * 1.1, base), (w * 1.1, h), (-w * 0.1, h)]
+        d.polygon(pts, fill=col)
+        for cap in caps:
+            d.polygon(cap, fill=_mix(snow[:3], pal.sky_bottom, 0.4 * (1 - i / 2)) + (255,))
+    _fill_below(d, w, h, _ridge(rng, w, h * 0.86, h * 0.03), pal.ground + (255,))
+
+
+def _dunes(d, w, h, pal, rng, horizon):
+    for i, col in enumerate(_layers(pal, 3)):
+        _fill_below(d, w, h, _ridge(rng, w, h * (horizon + 0.1 * i), h * 0.05, waves=2), col)
+
+
+def _bokeh(d, w, h, pal, rng, count, colour):
+    u = min(w, h)
+    for _ in range(count):
+        x, y, r = rng.uniform(0, w), rng.uniform(0, h * 0.75), u * rng.uniform(0.02, 0.08)
+        d.ellipse([x - r, y - r, x + r, y + r], fill=colour + (rng.randint(25, 70),))
+
+
+def _interior(d, w, h, pal, rng, horizon):
+    _bokeh(d, w, h, pal, rng, 26, (255, 214, 150))
+    d.rectangle([0, h * 0.78, w, h], fill=_shade(pal.ground, 0.75) + (255,))
+    d.rectangle([0, h * 0.78, w, h * 0.79], fill=_mix(pal.ground, (255, 255, 255), 0.2) + (255,))
+
+
+def _studio(d, w, h, pal, rng, horizon):
+    d.ellipse([w * 0.2, h * 0.7, w * 0.8, h * 0.9], fill=_shade(pal.sky_bottom, 0.85) + (255,))
+
+
+def _space(d, w, h, pal, rng, horizon):
+    r, cx, cy = min(w, h) * 0.22, w * rng.uniform(0.6, 0.8), h * rng.uniform(0.55, 0.75)
+    d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=_mix(pal.accent, (40, 30, 80), 0.45) + (255,))
+    d.ellipse([cx - r * 1.6, cy - r * 0.18, cx + r * 1.6, cy + r * 0.18], outline=pal.accent + (160,), width=max(2, int(r / 30)))
+
+
+def _underwater(d, w, h, pal, rng, horizon):
+    for _ in range(6):
+        x = rng.uniform(0, w)
+        d.polygon([(x, 0), (x + w * 0.05, 0), (x + w * 0.2, h), (x + w * 0.08, h)], fill=(200, 255, 250, 22))
+    _bokeh(d, w, h, pal, rng, 30, (210, 250, 255))
+    _fill_below(d, w, h, _ridge(rng, w, h * 0.88, h * 0.03), _shade(pal.accent, 0.5) + (255,))
+
+
+_SCENERY = {"hills": _hills, "forest": _forest, "water": _water, "city": _city, "mountain": _mountain,
+            "dunes": _dunes, "interior": _interior, "studio": _studio, "space": _space, "underwater": _underwater}
+
+
+def cover(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Scale and centre-crop an image to fill `size` (what a camera framing the picture would see)."""
+    return ImageOps.fit(img.convert("RGB"), size, Image.Resampling.LANCZOS)
+
+
+# The card: everything that stays still on screen while the backdrop moves.
+
+def font(kind: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    # One FreeType face per thread: clips render concurrently in worker threads.
+    return _font(kind, size, threading.get_ident())
+
+
+@lru_cache(maxsize=256)
+def _font(kind: str, size: int, thread: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    path = FONT_DIR / FONT_FILES[kind]
+    try:
+        return ImageFont.truetype(str(path), size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
+def mono_font_file() -> str | None:
+    """The monospaced font file for ffmpeg's running timecode, if installed."""
+    p = FONT_DIR / FONT_FILES["mono"]
+    return str(p) if p.is_file() else None
+
+
+def wrap(text: str, fnt, width: float, max_lines: int) -> list[str]:
+    """Greedy word wrap to `width` pixels; the last kept line ends in an ellipsis when text was cut."""
+    words, lines, cur = text.split(), [], ""
+    for word in words:
+        while fnt.getlength(word) > width and len(word) > 1:  # an unbreakable run: split it
+            cut = max(1, int(len(word) * width / fnt.getlength(word)) - 1)
+            if cur:
+                lines.append(cur)
+                cur = ""
+            lines.append(word[:cut])
+            word = word[cut:]
+        trial = f"{cur} {word}".strip()
+        if fnt.getlength(trial) <= width:
+            cur = trial
+        else:
+            lines.append(cur)
+            cur = word
+    if cur:
+        lines.append(cur)
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and fnt.getlength(last + " …") > width:
+            last = last.rsplit(" ", 1)[0] if " " in last else last[:-1]
+        lines = lines[: max_lines - 1] + [last.rstrip(",.;: ") + " …"]
+    return lines
+
+
+@dataclass
+class CardText:
+    shot_label: str  # "SHOT 3 / 8"
+    shot_id: str
+    title: str
+    beat: str
+    prompt: str
+    timing: str  # "IN 0:15.000 · 7.50 s · 24 fps"
+    camera: str  # "PUSH IN"
+    camera_icon: str
+
+
+@dataclass
+class CardLayout:
+    image: Image.Image  # RGBA, the output size
+    tc_x_right: int  # the running timecode is drawn by ffmpeg, right-aligned here
+    tc_y: int
+    tc_size: int
+    bar_y: int  # progress bar row
+    bar_h: int
+
+
+def draw_card(size: tuple[int, int], text: CardText, pal: Palette,
+              refs: list[tuple[Image.Image, str]]) -> CardLayout:
+    w, h = size
+    u = min(w, h)
+    portrait = h > w * 1.05
+    mx, my = round(0.05 * w), round(0.05 * h)
+    if portrait:
+        my = round(0.04 * h)
+    card = Image.new("RGBA", size, (0, 0, 0, 0))
+    shade = np.zeros((h, w), np.float32)
+    # Text layer and its soft shadow are drawn apart, so all text shares one blurred shadow.
+    txt = Image.new("RGBA", size, (0, 0, 0, 0))
+    td = ImageDraw.Draw(txt)
+
+    f_badge, f_meta = font("bold", max(9, round(0.03 * u))), font("mono", max(8, round(0.026 * u)))
+    f_beat, f_prompt = font("bold", max(12, round((0.058 if portrait else 0.066) * u))), font("regular", max(9, round(0.031 * u)))
+    f_small = font("bold", max(8, round(0.022 * u)))
+    f_tc = max(10, round(0.04 * u))
+
+    # Header: shot badge, id and title on the left; running timecode (ffmpeg) and timing on the right.
+    pad = round(0.012 * u)
+    bb = td.textbbox((0, 0), text.shot_label, font=f_badge)
+    bw, bh = bb[2] - bb[0] + 2 * pad + pad, bb[3] - bb[1] + 2 * pad
+    ImageDraw.Draw(card).rounded_rectangle([mx, my, mx + bw, my + bh], radius=bh // 4, fill=pal.accent + (235,))
+    dark = (18, 18, 24, 255) if sum(pal.accent) > 380 else (255, 255, 255, 255)
+    ImageDraw.Draw(card).text((mx + bw / 2, my + bh / 2), text.shot_label, font=f_badge, fill=dark, anchor="mm")
+    header_bottom = my + bh
+    head = " · ".join(t for t in (text.shot_id, text.title) if t)
+    head_w = w - 2 * mx - bw - pad * 2 - (0 if portrait else round(0.32 * w))
+    if head:
+        line = wrap(head, f_badge, max(40, head_w), 1)[0]
+        td.text((mx + bw + pad * 2, my + bh / 2), line, font=f_badge, fill=(255, 255, 255, 235), anchor="lm")
+    tc_y = my if not portrait else header_bottom + pad * 2
+    timing_y = tc_y + f_tc + pad
+    td.text((w - mx, timing_y), text.timing, font=f_meta, fill=(235, 235, 240, 220), anchor="ra")
+    header_bottom = max(header_bottom, timing_y + f_meta.size + pad)
+    shade[: int(header_bottom + 0.08 * h)] = np.linspace(0.55, 0, int(header_bottom + 0.08 * h))[:, None]
+
+    # Reference thumbnails: a row under the header, right-aligned (left in portrait), each labelled.
+    if refs:
+        th = round((0.17 if not portrait else 0.11) * h)
+        gap = round(0.015 * u)
+        thumbs = []
+        for im, name in refs:
+            ar = max(0.6, min(1.6, im.width / max(1, im.height)))
+            thumbs.append((cover(im, (max(8, round(th * ar)), th)), name))
+        total = sum(t.width for t, _ in thumbs) + gap * (len(thumbs) - 1)
+        scale = min(1.0, (w - 2 * mx) / total)
+        if scale < 1.0:
+            thumbs = [(t.resize((max(8, round(t.width * scale)), max(8, round(t.height * scale)))), n) for t, n in thumbs]
+            total = sum(t.width for t, _ in thumbs) + gap * (len(thumbs) - 1)
+        x = mx if portrait else w - mx - total
+        y = header_bottom + pad * 2
+        cd = ImageDraw.Draw(card)
+        for t, name in thumbs:
+            bdr = max(1, round(u / 360))
+            cd.rounded_rectangle([x - bdr, y - bdr, x + t.width + bdr - 1, y + t.height + bdr - 1], radius=bdr * 3,
+                                 fill=(255, 255, 255, 230))
+            card.paste(t, (x, y))
+            if name:
+                label = wrap(name.upper(), f_small, t.width - 2 * bdr, 1)[0]
+                lb = td.textbbox((0, 0), label, font=f_small)
+                lh = lb[3] - lb[1] + pad
+                cd.rectangle([x, y + t.height - lh, x + t.width - 1, y + t.height - 1], fill=(0, 0, 0, 150))
+                td.text((x + t.width / 2, y + t.height - lh / 2), label, font=f_small, fill=(255, 255, 255, 255), anchor="mm")
+            x += t.width + gap
+
+    # Bottom block, laid out upwards from the safe margin: prompt excerpt, beat, camera line.
+    text_w = w - 2 * mx - round(0.02 * u)
+    bar_h = max(2, round(u / 180))
+    bar_y = h - bar_h
+    y = h - my
+    prompt_lines = wrap(text.prompt, f_prompt, text_w, 5 if portrait else 3) if text.prompt else []
+    beat_lines = wrap(text.beat, f_beat, text_w, 4 if portrait else 2) if text.beat else []
+    lh_p, lh_b = round(f_prompt.size * 1.3), round(f_beat.size * 1.12)
+    y -= lh_p * len(prompt_lines)
+    py = y
+    y -= round(0.02 * u) + lh_b * len(beat_lines)
+    by = y
+    cam = f"{text.camera_icon}  {text.camera}".strip()
+    cy = y - round(0.015 * u) - f_small.size - pad
+    rule_x = mx
+    tx = mx + round(0.02 * u)
+    for i, line in enumerate(beat_lines):
+        td.text((tx, by + i * lh_b), line, font=f_beat, fill=(255, 255, 255, 255))
+    for i, line in enumerate(prompt_lines):
+        td.text((tx, py + i * lh_p), line, font=f_prompt, fill=(222, 226, 234, 235))
+    ImageDraw.Draw(card).rectangle([rule_x, by + round(0.008 * u), rule_x + max(2, round(u / 200)),
+                                    py + lh_p * max(1, len(prompt_lines)) - round(0.01 * u)], fill=pal.accent + (255,))
+    if cam:
+        cb = td.textbbox((0, 0), cam, font=f_small)
+        cw = cb[2] - cb[0] + 2 * pad
+        ImageDraw.Draw(card).rounded_rectangle([tx, cy, tx + cw, cy + f_small.size + pad], radius=(f_small.size + pad) // 2,
+                                               outline=(255, 255, 255, 200), width=max(1, round(u / 500)))
+        td.text((tx + cw / 2, cy + (f_small.size + pad) / 2), cam, font=f_small, fill=(255, 255, 255, 240), anchor="mm")
+    top_of_block = int(max(0, cy - 0.06 * h))
+    ramp = np.linspace(0, 1, h - top_of_block) ** 1.3 * 0.78
+    shade[top_of_block:] = np.maximum(shade[top_of_block:], ramp[:, None])
+
+    # Vignette and safe-area corner marks: the look of a viewfinder, and it helps text contrast.
+    ys, xs = np.ogrid[:h, :w]
+    r = np.sqrt(((xs - w / 2) / (w / 2)) ** 2 + ((ys - h / 2) / (h / 2)) ** 2)
+    shade = np.maximum(shade, np.clip((r - 0.75) * 0.45, 0, 0.35))
+    base = Image.fromarray((shade * 255).astype(np.uint8), "L")
+    shade_img = Image.new("RGBA", size, (6, 8, 14, 0))
+    shade_img.putalpha(base)
+    ink = max(1, round(u / 400))
+    cl = round(0.04 * u)
+    marks = ImageDraw.Draw(shade_img)
+    cx0, cy0 = round(0.025 * w), round(0.025 * h)
+    for x0, y0, sx, sy in ((cx0, cy0, 1, 1), (w - cx0, cy0, -1, 1), (cx0, h - cy0 - bar_h, 1, -1), (w - cx0, h - cy0 - bar_h, -1, -1)):
+        marks.line([(x0, y0), (x0 + sx * cl, y0)], fill=(255, 255, 255, 110), width=ink)
+        marks.line([(x0, y0), (x0, y0 + sy * cl)], fill=(255, 255, 255, 110), width=ink)
+    out = Image.alpha_composite(shade_img, card)
+    shadow = Image.new("RGBA", size, (0, 0, 0, 0))
+    shadow.putalpha(txt.getchannel("A").point(lambda a: a * 0.7).filter(ImageFilter.GaussianBlur(max(1.0, u / 300))))
+    out = Image.alpha_composite(Image.alpha_composite(out, shadow), txt)
+    return CardLayout(out, w - mx, tc_y, f_tc, bar_y, bar_h)
