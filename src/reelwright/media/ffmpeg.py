@@ -50,11 +50,13 @@ def run_ffmpeg(
     progress: Callable[[float], None] | None = None,
     duration_s: float | None = None,
     timeout: float | None = None,
+    loglevel: str = "error",
 ) -> subprocess.CompletedProcess[str]:
     """Run `ffmpeg -hide_banner -nostdin -y <args>`; raise FFmpegError on failure.
+    `loglevel="info"` keeps filter output (showinfo, blackdetect) in the returned stderr.
 
     With `progress` and `duration_s`, calls progress(fraction) as ffmpeg reports out_time."""
-    argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
+    argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", loglevel]
     if progress is not None:
         argv += ["-progress", "pipe:1", "-nostats"]
     argv += [str(a) for a in args]
