@@ -119,3 +119,14 @@ class FFmpegError(MediaError):
 
     def __str__(self) -> str:
         return f"{self.args[0]}\n  argv: {' '.join(self.argv)}\n  stderr:\n{self.stderr_tail}"
+
+
+class LLMError(ReelwrightError):
+    """A chat model call failed after the SDK's own retries (timeout, refused request, bad reply).
+
+    Third-party SDK errors are wrapped here with `raise ... from`; `status` is the HTTP status
+    when there was one."""
+
+    def __init__(self, message: str, status: int | None = None):
+        self.status = status
+        super().__init__(message)
