@@ -114,6 +114,17 @@ class Shot(BaseModel):
     continues: bool = False  # continues the previous shot (extend / last frame)
     seed: int = 0
     purpose: str = ""  # e.g. "opening", "hook", "call to action"
+    # Deterministic finishing, applied at cut time to the accepted clip (never a reason to regenerate):
+    in_frame: int = 0  # first frame of the generated clip that the cut uses
+    speed: Frac = Fraction(1)  # playback speed: 1/2 plays the clip at half speed
+    fade_in: int = 0  # frames
+    fade_out: int = 0  # frames
+
+    @property
+    def source_frames(self) -> int:
+        """Frames of the generated clip this shot consumes (its cut length times its speed)."""
+        exact = self.frames * self.speed
+        return max(1, int(exact + Fraction(1, 2)))
 
     @model_validator(mode="after")
     def _positive(self) -> "Shot":
@@ -146,6 +157,7 @@ class Plan(BaseModel):
     overlays: list[Overlay] = Field(default_factory=list)
     audio: list[AudioCue] = Field(default_factory=list)
     estimated_cost_usd: float = 0.0
+    output_aspect: str | None = None  # crop the finished cut to this aspect (an edit), generation size unchanged
     notes: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")

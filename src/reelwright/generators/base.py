@@ -85,7 +85,7 @@ class ClipRequest(BaseModel):
     image: Path | None = None  # first frame
     last_image: Path | None = None  # last frame (interpolation)
     references: list[ReferenceImage] = Field(default_factory=list)
-    extend_from: Path | None = None  # a video to continue
+    extend_from: Path | None = None  # a video to continue; the ClipResult holds only the new frames
     extend_job: str | None = None  # provider id of a generation to continue (Luma)
     audio: bool = True
     out_path: Path  # where the finished MP4 must be written

@@ -1,0 +1,198 @@
+"""The Python API: `plan_video`, `make_video`, `resume_run` — what the CLI calls, usable from code."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .brief import MAX_SECONDS_WITHOUT_ALLOW_LONG, Brief, Reference, check_reference_files
+from .director import Delivery, Director, Limits
+from .errors import BriefError, InputFileError
+from .events import EventBus
+from .generators.registry import get_generator
+from .media.ffmpeg import ffmpeg_exe
+from .plan import Plan
+from .runs.store import RunDir
+
+
+def make_brief(request: str, *, duration: Any = None, aspect: str | None = None, mode: str | None = None,
+               resolution: str | None = None, fps: Any = None, references: list[Reference | str] | None = None,
+               generator: str = "animatic", llm: str = "builtin", budget_usd: float | None = None, seed: int = 0,
+               allow_long: bool = False) -> Brief:
+    """Build and validate a Brief from loose values (duration may be 60, "90s", "1:30", "a minute")."""
+    from .brief import MODES
+
+    if mode is not None and mode not in MODES:
+        raise BriefError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    refs = [r if isinstance(r, Reference) else parse_ref(r) for r in (references or [])]
+    fields: dict[str, Any] = dict(request=request, aspect=aspect, mode=mode, references=refs, generator=generator,
+                                  llm=llm, budget_usd=budget_usd, seed=seed, allow_long=allow_long)
+    if resolution:
+        fields["resolution"] = resolution
+    if fps is not None:
+        fields["fps"] = fps
+    if duration is not None:
+        fields["duration"] = parse_duration_value(duration)
+    from pydantic import ValidationError
+
+    try:
+        brief = Brief(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        ctx_err = (err.get("ctx") or {}).get("error")
+        raise BriefError(str(ctx_err) if ctx_err else f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    if brief.budget_usd is not None and brief.budget_usd < 0:
+        raise BriefError(f"budget must not be negative, got {brief.budget_usd}")
+    if brief.duration is not None and brief.duration > MAX_SECONDS_WITHOUT_ALLOW_LONG and not allow_long:
+        raise BriefError(f"{float(brief.duration):g} s is over an hour; pass --allow-long to make it anyway")
+    if brief.references:
+        check_reference_files(brief.references)
+    return brief
+
+
+def parse_ref(text: str) -> Reference:
+    """'Biscuit=dog.jpg' -> named reference; 'dog.jpg' -> unnamed."""
+    name, sep, path = text.partition("=")
+    if sep and name and not Path(text).exists():
+        return Reference(name=name.strip(), path=Path(path.strip()).expanduser())
+    return Reference(path=Path(text).expanduser())
+
+
+def parse_duration_value(value: Any) -> Fraction:
+    if isinstance(value, (int, float, Fraction)) and not isinstance(value, bool):
+        d = Fraction(value) if not isinstance(value, float) else Fraction(repr(value))
+    else:
+        text = str(value).strip()
+        try:
+            d = Fraction(text)
+        except (ValueError, ZeroDivisionError):
+            from .planning.parse import parse_request
+
+            parsed = parse_request(text).duration
+            if parsed is None:
+                raise BriefError(f"cannot read duration {text!r}: use seconds (60), 1:30, 90s or '2 minutes'") from None
+            d = parsed
+    if d <= 0:
+        raise BriefError(f"duration must be positive, got {float(d):g} s")
+    return d
+
+
+def check_output_path(output: Path) -> Path:
+    """Fail before any work if the output cannot be written."""
+    output = Path(output).expanduser()
+    if output.is_dir():
+        raise InputFileError(f"output {output} is a folder; give a file name such as {output / 'video.mp4'}")
+    if output.suffix.lower() not in (".mp4", ".mov", ".m4v"):
+        raise InputFileError(f"output {output} must end in .mp4 (or .mov/.m4v)")
+    parent = output.parent
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise InputFileError(f"cannot write output {output}: {probe} is not a writable folder")
+    if output.exists() and not os.access(output, os.W_OK):
+        raise InputFileError(f"cannot write output {output}: file is read-only")
+    return output
+
+
+def plan_video(request: str | Brief, **kwargs: Any) -> Plan:
+    """Plan without generating anything: the storyboard, its exact duration and its estimated cost."""
+    brief = request if isinstance(request, Brief) else make_brief(request, **_brief_kwargs(kwargs))
+    llm = _make_llm(brief, kwargs)
+    generator = get_generator(brief.generator, **kwargs.get("generator_options", {}))
+    caps = generator.capabilities()
+    if llm is not None:
+        from .planning.llm_planner import plan_with_llm
+
+        return plan_with_llm(brief, caps, llm, fallback=kwargs.get("fallback"), bus=kwargs.get("bus"))
+    from .planning.builtin import build_plan
+
+    return build_plan(brief, caps)
+
+
+def make_video(request: str | Brief | None = None, *, output: Path | str | None = None, plan: Plan | Path | str | None = None,
+               runs_dir: Path | str | None = None, bus: EventBus | None = None, agent: bool = False,
+               limits: Limits | None = None, **kwargs: Any) -> Delivery:
+    """Make a finished, duration-exact video from a request (or from an edited plan)."""
+    from .config import default_runs_dir
+
+    loaded_plan: Plan | None = None
+    if plan is not None:
+        loaded_plan = plan if isinstance(plan, Plan) else Plan.load(plan)
+        brief = loaded_plan.brief
+        if request is not None and not isinstance(request, Brief) and request.strip():
+            brief = brief.model_copy(update={"request": request})
+    elif isinstance(request, Brief):
+        brief = request
+    elif request is None:
+        raise BriefError("the request is empty: say what the video should show")
+    else:
+        brief = make_brief(request, **_brief_kwargs(kwargs))
+    out = check_output_path(Path(output)) if output is not None else None
+    ffmpeg_exe()  # fail before planning when ffmpeg is missing
+    bus = bus or EventBus()
+    llm = _make_llm(brief, kwargs)
+    judge = _make_judge(llm, kwargs)
+    generator = get_generator(brief.generator, **kwargs.get("generator_options", {}))
+    run = RunDir.create(Path(runs_dir) if runs_dir else default_runs_dir(), brief)
+    director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge)
+    director.fallback = kwargs.get("fallback")
+    if loaded_plan is not None:
+        director.set_plan(loaded_plan)
+    if agent:
+        from .agent import builtin_policy, run_agent
+        from .tools import Toolbox
+
+        toolbox = Toolbox(director, output=out)
+        if llm is None:
+            builtin_policy(toolbox, brief)
+        else:
+            run_agent(toolbox, llm, brief, limits=director.limits, bus=bus)
+        if toolbox.delivery is None:
+            raise BriefError("the agent stopped without delivering a video")
+        return toolbox.delivery
+    return director.run_all(out)
+
+
+def resume_run(ref: str | Path, *, runs_dir: Path | str | None = None, output: Path | str | None = None,
+               bus: EventBus | None = None, **kwargs: Any) -> Delivery:
+    """Finish an interrupted run, reusing every accepted clip."""
+    from .config import default_runs_dir
+
+    run = RunDir.open(ref, Path(runs_dir) if runs_dir else default_runs_dir())
+    brief = run.load_brief()
+    state = run.load_state()
+    out = Path(output) if output else (Path(state.output) if state.output else None)
+    if out is not None:
+        check_output_path(out)
+    llm = _make_llm(brief, kwargs)
+    director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), judge=_make_judge(llm, kwargs),
+                        generator_options=kwargs.get("generator_options"))
+    director.bus.emit("plan", "info", f"resuming run {run.id}: {len(state.accepted)} clips already accepted")
+    return director.run_all(out)
+
+
+def _brief_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    names = ("duration", "aspect", "mode", "resolution", "fps", "references", "generator", "llm", "budget_usd",
+             "seed", "allow_long")
+    return {k: kwargs[k] for k in names if k in kwargs and kwargs[k] is not None}
+
+
+def _make_llm(brief: Brief, kwargs: dict[str, Any]):
+    if not brief.llm or brief.llm == "builtin":
+        return None
+    from .llm.registry import get_llm
+
+    return get_llm(brief.llm, base_url=kwargs.get("llm_base_url"))
+
+
+def _make_judge(llm: Any, kwargs: dict[str, Any]):
+    if llm is None or kwargs.get("judge") is False:
+        return None
+    if not getattr(llm, "supports_images", False):
+        return None
+    from .critique.judge import VisionJudge
+
+    return VisionJudge(llm, threshold=kwargs.get("judge_threshold", 0.6))

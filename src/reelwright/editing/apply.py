@@ -1,0 +1,313 @@
+"""Applies edit operations to a finished run: deterministic tools where they suffice, regeneration of
+only the shots whose pixels must change; every other accepted clip is reused."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..director import Director
+from ..errors import BriefError, InputFileError
+from ..events import EventBus
+from ..plan import Overlay, Plan, Shot
+from ..runs.store import RunDir
+from ..timing import Frac, seconds_to_frames
+from .parse import EditOp, parse_edit
+
+
+class EditOutcome(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    request: str
+    ops: list[EditOp]
+    tools: list[str]  # the deterministic tools used, in order
+    regenerated: list[str]  # shot ids generated anew
+    reused: list[str]  # shot ids whose accepted clips were reused
+    output: Path
+    duration: Frac
+    generated_seconds: float = 0.0
+    version: int = 1
+    notes: list[str] = Field(default_factory=list)
+
+
+def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, output: Path | None = None,
+             bus: EventBus | None = None, llm: Any = None, generator_options: dict[str, Any] | None = None) -> EditOutcome:
+    """Edit a reelwright run by request. A plain video file (no run) gets the deterministic edits only."""
+    from ..config import default_runs_dir
+
+    path = Path(ref)
+    if path.is_file():
+        return edit_video_file(path, request, output=output, bus=bus)
+    run = RunDir.open(ref, runs_dir or default_runs_dir())
+    plan = run.load_plan()
+    if plan is None or not run.final_path.is_file():
+        raise InputFileError(f"run {run.id} has no finished video to edit; finish it with `reelwright resume {run.id}`")
+    ops = _ops_for(request, llm)
+    bus = bus or EventBus()
+    brief = run.load_brief()
+    director = Director(brief, run=run, bus=bus, llm=llm, generator_options=generator_options)
+    new_plan = plan.model_copy(deep=True)
+    tools: list[str] = []
+    notes: list[str] = []
+    extend_to: Fraction | None = None
+    for op in ops:
+        if op.kind == "extend_to":
+            extend_to = op.duration
+            continue
+        tools.extend(apply_op(new_plan, op, director=director, notes=notes))
+    if extend_to is not None:
+        tools.append("plan_continuation")
+        _extend_plan(new_plan, extend_to, director)
+    new_plan.relayout()
+    new_plan.target_frames = new_plan.total_frames
+    bus.emit("edit", "start", f"{request!r}: " + ", ".join(f"{o.kind}({o.route})" for o in ops))
+    t0 = time.perf_counter()
+    before = {s.id: director.accepted_clip(s) is not None for s in new_plan.shots}
+    director.plan = None
+    director.set_plan(new_plan)
+    needed = [s.id for s in new_plan.shots if director.accepted_clip(s) is None]
+    outcomes = director.generate_all(needed) if needed else []
+    regenerated = [o.shot_id for o in outcomes if not o.reused]
+    generated_seconds = sum(float(director._gen_duration(new_plan.shot(sid))) for sid in regenerated)
+    version = len(run.load_state().history) + 1
+    shutil.copyfile(run.final_path, run.root / f"final.v{version}.mp4")
+    cut = director.cut()
+    delivery = director.finish(cut, output)
+    state = run.load_state()
+    state.history.append({"kind": "edit", "request": request, "ops": [o.model_dump(mode="json") for o in ops],
+                          "tools": tools, "regenerated": regenerated, "at": time.time(),
+                          "previous": f"final.v{version}.mp4"})
+    run.save_state(state)
+    bus.emit("edit", "done", f"tools: {', '.join(tools) or 'none'}; regenerated: {', '.join(regenerated) or 'none'}",
+             elapsed_s=time.perf_counter() - t0)
+    return EditOutcome(request=request, ops=ops, tools=tools, regenerated=regenerated,
+                       reused=[sid for sid, ok in before.items() if ok and sid not in regenerated],
+                       output=delivery.output, duration=delivery.duration, generated_seconds=generated_seconds,
+                       version=version + 1, notes=notes)
+
+
+def _ops_for(request: str, llm: Any) -> list[EditOp]:
+    try:
+        return parse_edit(request)
+    except BriefError:
+        if llm is None:
+            raise
+    from .llm_edit import edit_ops_with_llm
+
+    return edit_ops_with_llm(request, llm)
+
+
+def _shot_at(plan: Plan, number: int | None) -> Shot:
+    if number is None:
+        raise BriefError("say which shot, e.g. 'shot 2' or 'the last shot'")
+    index = len(plan.shots) - 1 if number == -1 else number - 1
+    if not 0 <= index < len(plan.shots):
+        raise BriefError(f"there is no shot {number}: the video has {len(plan.shots)} shots")
+    return plan.shots[index]
+
+
+def apply_op(plan: Plan, op: EditOp, *, director: Director, notes: list[str]) -> list[str]:
+    """Change the plan for one operation; return the tools it will use. Regeneration happens because a
+    changed prompt changes a shot's fingerprint, so only the touched shots are generated again."""
+    fps = plan.fps
+    if op.kind == "overlay":
+        duration = op.duration or Fraction(3)
+        start = plan.duration - duration if op.start is not None and op.start < 0 else (op.start or Fraction(0))
+        if start >= plan.duration:
+            raise BriefError(f"{float(start):g} s is past the end of the video ({float(plan.duration):.3f} s)")
+        duration = min(duration, plan.duration - start)
+        plan.overlays.append(Overlay(text=op.text, start=start, duration=duration, position=op.position))  # type: ignore[arg-type]
+        return ["overlay_text"]
+    if op.kind == "cut_shot":
+        shot = _shot_at(plan, op.shot)
+        if len(plan.shots) == 1:
+            raise BriefError("cannot cut the only shot")
+        plan.shots.remove(shot)
+        plan.relayout()
+        _clamp_overlays(plan, notes)
+        return ["cut_shot"]
+    if op.kind == "speed":
+        factor = op.factor or Fraction(1)
+        targets = [_shot_at(plan, op.shot)] if op.shot is not None else list(plan.shots)
+        for shot in targets:
+            source = shot.source_frames
+            shot.speed = shot.speed * factor
+            shot.frames = max(1, int(Fraction(source) / shot.speed + Fraction(1, 2)))
+        plan.relayout()
+        return ["change_speed"]
+    if op.kind == "aspect":
+        plan.output_aspect = None if op.aspect == plan.aspect else op.aspect
+        return ["crop_to_aspect"]
+    if op.kind == "trim_total":
+        target = seconds_to_frames(op.duration or Fraction(0), fps)
+        if target <= 0:
+            raise BriefError("cannot trim to zero seconds")
+        if target > plan.total_frames:
+            raise BriefError(f"the video is {float(plan.duration):.3f} s; to make it longer say 'make it {float(op.duration):g} seconds'")
+        kept, total = [], 0
+        for shot in plan.shots:
+            if total >= target:
+                break
+            take = min(shot.frames, target - total)
+            if take < shot.frames:
+                shot.frames = take  # the part takes fewer frames of the same clip
+            kept.append(shot)
+            total += take
+        plan.shots = kept
+        plan.relayout()
+        _clamp_overlays(plan, notes)
+        return ["trim"]
+    if op.kind in ("fade_out", "fade_in"):
+        frames = seconds_to_frames(op.duration or Fraction(1), fps)
+        if op.kind == "fade_out":
+            shot = plan.shots[-1]
+            shot.fade_out = min(frames, shot.frames)
+        else:
+            shot = plan.shots[0]
+            shot.fade_in = min(frames, shot.frames)
+        return ["fade"]
+    if op.kind == "restyle_shot":
+        shot = _shot_at(plan, op.shot)
+        shot.prompt, shot.beat = restyle(shot, op.text, plan)
+        return ["regenerate_clip"]
+    if op.kind == "replace_shot":
+        shot = _shot_at(plan, op.shot)
+        shot.beat = op.text
+        shot.prompt = dense_prompt(plan, shot, op.text, director)
+        shot.continues = False
+        return ["regenerate_clip"]
+    raise BriefError(f"edit {op.kind} is not supported here")
+
+
+def _clamp_overlays(plan: Plan, notes: list[str]) -> None:
+    kept = []
+    for o in plan.overlays:
+        if o.start >= plan.duration:
+            notes.append(f"overlay {o.text!r} at {float(o.start):g} s was past the new end and was dropped")
+            continue
+        if o.end > plan.duration:
+            o.duration = plan.duration - o.start
+        kept.append(o)
+    plan.overlays = kept
+
+
+_RESTYLE = re.compile(r"\b(?:make|turn|change)\s+(?:the\s+)?(?P<old>[\w' -]+?)\s+(?:in|of)\s+(?:shot|clip|scene)\s*\S+\s+(?:into\s+|to\s+)?(?P<new>.+)$", re.IGNORECASE)
+
+
+def restyle(shot: Shot, instruction: str, plan: Plan) -> tuple[str, str]:
+    """'make the dog in shot 3 a golden retriever' → swap 'dog' for 'golden retriever' in the shot's prompt
+    and beat; anything else is appended to the prompt as an explicit change."""
+    m = _RESTYLE.search(instruction.strip().rstrip("."))
+    if m:
+        old = m.group("old").strip()
+        new = re.sub(r"^(a|an|the)\s+", "", m.group("new").strip(), flags=re.IGNORECASE)
+        pattern = re.compile(rf"\b{re.escape(old)}\b", re.IGNORECASE)
+        if pattern.search(shot.prompt):
+            return pattern.sub(new, shot.prompt), pattern.sub(new, shot.beat)
+        return f"{shot.prompt} The {old} is {new}.", shot.beat
+    return f"{shot.prompt} Change: {instruction}.", shot.beat
+
+
+def dense_prompt(plan: Plan, shot: Shot, beat: str, director: Director) -> str:
+    """A dense prompt for a new beat, in the target generator's style, carrying the plan's subject and setting."""
+    try:
+        from ..planning.styles import style_for_generator, write_prompt
+
+        style = style_for_generator(plan.generator, director.generator.model)
+        prompt, _neg = write_prompt(style, subject=plan.subject or "the subject", action=beat,
+                                    setting=shot.setting or plan.setting, camera=shot.camera, lighting="",
+                                    mood="", style_words=plan.style, references=[], audio=director.caps.audio)
+        return prompt
+    except (ImportError, TypeError):
+        return f"{beat}. {plan.subject}, {shot.setting or plan.setting}. Camera: {shot.camera}. {plan.style}".strip()
+
+
+def _extend_plan(plan: Plan, target_seconds: Fraction, director: Director) -> None:
+    """Append continuation shots so the plan reaches the target length exactly."""
+    from ..planning.durations import allocate_durations
+
+    target = seconds_to_frames(target_seconds, plan.fps)
+    missing = target - plan.total_frames
+    if missing <= 0:
+        raise BriefError(f"the video is already {float(plan.duration):.3f} s; use 'trim to {float(target_seconds):g} seconds' to shorten it")
+    allocs = allocate_durations(missing, plan.fps, director.caps.allowed_durations(), 1)
+    last = plan.shots[-1]
+    n = len(plan.shots)
+    for i, a in enumerate(allocs):
+        beat = f"{plan.subject or 'the story'} carries on" if i else f"continuing: {last.beat}"
+        shot = Shot(id=f"s{n + i + 1:02d}", beat=beat, frames=a.frames, gen_duration=a.gen_duration,
+                    entities=list(last.entities), roles=dict(last.roles), camera=last.camera, setting=last.setting,
+                    seed=last.seed + 1 + i, continues=(i == 0), purpose="continuation")
+        shot.prompt = dense_prompt(plan, shot, beat, director)
+        plan.shots.append(shot)
+
+
+def edit_video_file(path: Path, request: str, *, output: Path | None, bus: EventBus | None) -> EditOutcome:
+    """Deterministic edits on any video file (no plan, so no shot-level edits or regeneration)."""
+    from ..media import VideoSpec, change_speed, crop_to_aspect, fade, overlay_text, probe, trim
+
+    ops = parse_edit(request)
+    bus = bus or EventBus()
+    info = probe(path)
+    spec = VideoSpec(width=info.width, height=info.height, fps=info.fps)
+    out = Path(output) if output else path.with_name(f"{path.stem}-edited{path.suffix}")
+    if out.resolve() == path.resolve():
+        raise InputFileError("the output would overwrite the input; give another -o")
+    work = path
+    tools: list[str] = []
+    tmpdir = out.parent / f".{out.stem}.edit"
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    try:
+        for n, op in enumerate(ops):
+            dst = tmpdir / f"{n}.mp4"
+            duration = probe(work).video_duration
+            if op.kind == "overlay":
+                d = op.duration or Fraction(3)
+                start = duration - d if op.start is not None and op.start < 0 else (op.start or Fraction(0))
+                if start >= duration:
+                    raise BriefError(f"{float(start):g} s is past the end of the video ({float(duration):.3f} s)")
+                overlay_text(work, dst, [Overlay(text=op.text, start=start, duration=min(d, duration - start),
+                                                 position=op.position)], spec)  # type: ignore[arg-type]
+                tools.append("overlay_text")
+            elif op.kind == "trim_total":
+                frames = seconds_to_frames(op.duration or Fraction(0), spec.fps)
+                if not 0 < frames <= probe(work).frames:
+                    raise BriefError(f"cannot trim a {float(duration):.3f} s video to {float(op.duration or 0):g} s")
+                trim(work, dst, start_frame=0, frames=frames, spec=spec)
+                tools.append("trim")
+            elif op.kind == "speed" and op.shot is None:
+                change_speed(work, dst, op.factor or Fraction(1), spec)
+                tools.append("change_speed")
+            elif op.kind == "aspect":
+                from ..brief import ASPECTS
+
+                aw, ah = ASPECTS[op.aspect or "16:9"]
+                w, h = spec.width, spec.height
+                if w * ah > h * aw:
+                    w = int(h * aw / ah) // 2 * 2
+                else:
+                    h = int(w * ah / aw) // 2 * 2
+                spec = VideoSpec(width=w, height=h, fps=spec.fps)
+                crop_to_aspect(work, dst, spec)
+                tools.append("crop_to_aspect")
+            elif op.kind in ("fade_out", "fade_in"):
+                frames = seconds_to_frames(op.duration or Fraction(1), spec.fps)
+                fade(work, dst, spec, **({"fade_out_frames": frames} if op.kind == "fade_out" else {"fade_in_frames": frames}))
+                tools.append("fade")
+            else:
+                raise BriefError(f"{op.kind.replace('_', ' ')} needs a reelwright run (this video has no plan); "
+                                 "use `reelwright extend` to lengthen a video")
+            work = dst
+        shutil.copyfile(work, out.with_name(f".{out.name}.part"))
+        out.with_name(f".{out.name}.part").replace(out)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    final = probe(out)
+    bus.emit("edit", "done", f"tools: {', '.join(tools)}")
+    return EditOutcome(request=request, ops=ops, tools=tools, regenerated=[], reused=[], output=out,
+                       duration=final.video_duration)

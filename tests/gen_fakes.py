@@ -1,0 +1,53 @@
+"""In-process test generators (registered with `reelwright.generators.register`): lavfi clips with
+scripted faults, to exercise the Director's checks, retries, budget and resume."""
+
+from __future__ import annotations
+
+import threading
+from fractions import Fraction
+
+from reelwright.errors import GeneratorError, ModerationError
+from reelwright.generators.base import Capabilities, ClipRequest, ClipResult, Generator
+from reelwright.media.ffmpeg import run_ffmpeg
+
+
+class ScriptedGenerator(Generator):
+    """Makes testsrc2 clips of the requested duration. `faults` maps shot id -> list of faults to apply on
+    successive attempts: 'black', 'short', 'error', 'moderation', 'interrupt'."""
+
+    name = "scripted"
+    calls: list[tuple[str, int, str]] = []
+    faults: dict[str, list[str]] = {}
+    durations = [Fraction(2), Fraction(3), Fraction(4)]
+    price = 0.1
+    lock = threading.Lock()
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(name="scripted", durations=self.durations, aspects=["16:9", "9:16", "1:1"],
+                            resolutions=["360p", "480p", "720p"], price_per_second=self.price, concurrency=2,
+                            audio=True, image_to_video=True, local=True)
+
+    def generate(self, request: ClipRequest, progress=None) -> ClipResult:
+        with self.lock:
+            type(self).calls.append((request.shot_id, request.seed, request.prompt))
+            queue = type(self).faults.get(request.shot_id, [])
+            fault = queue.pop(0) if queue else None
+        if fault == "error":
+            raise GeneratorError("scripted failure")
+        if fault == "moderation":
+            raise ModerationError("scripted moderation block")
+        if fault == "interrupt":
+            raise KeyboardInterrupt
+        seconds = Fraction(request.duration) - (1 if fault == "short" else 0)
+        src = "color=c=black:" if fault == "black" else "testsrc2="
+        run_ffmpeg(["-f", "lavfi", "-i", f"{src}size={request.width}x{request.height}:rate={request.fps}:duration={float(seconds)}",
+                    "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={float(seconds)}",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+                    str(request.out_path)])
+        return ClipResult(path=request.out_path, duration=seconds, cost_usd=float(seconds) * self.price,
+                          seconds_generated=seconds, model="scripted")
+
+    @classmethod
+    def reset(cls, faults: dict[str, list[str]] | None = None) -> None:
+        cls.calls = []
+        cls.faults = {k: list(v) for k, v in (faults or {}).items()}
