@@ -1,0 +1,142 @@
+"""A fake Runway API on 127.0.0.1: `POST /v1/image_to_video` and `/v1/text_to_video` create
+tasks, `GET /v1/tasks/{id}` walks PENDING → THROTTLED → RUNNING → SUCCEEDED | FAILED with
+fresh output URLs on every fetch, `DELETE /v1/tasks/{id}` cancels. Scriptable per test."""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .media_host import FAKE_FPS, FakeHTTP, Recorded, make_mp4
+
+API_VERSION = "2024-11-06"
+CREATED_AT = "2026-11-05T10:00:00.000Z"
+_ids = itertools.count(1)
+
+
+@dataclass
+class HttpFailure:
+    status: int
+    message: str
+    retry_after: float | None = None
+
+
+@dataclass
+class Task:
+    id: str
+    endpoint: str
+    body: dict[str, Any]
+    polls: int = 0
+    fetches_done: int = 0
+    cancelled: bool = False
+
+
+@dataclass
+class RunwayFake:
+    """Knobs: `outcome` ('ok', 'failed', 'never'), `failure_code`, `failure`, `pending_polls`,
+    `credits`, `submit_failures` / `poll_failures` (queues of HttpFailure)."""
+
+    workdir: Path
+    api_key: str = "test-runway-secret"
+    outcome: str = "ok"
+    pending_polls: int = 3
+    failure_code: str = "SAFETY.INPUT.TEXT"
+    failure: str = "The prompt did not pass moderation."
+    credits: int | None = 25
+    submit_failures: deque = field(default_factory=deque)
+    poll_failures: deque = field(default_factory=deque)
+    tasks: dict[str, Task] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.http = FakeHTTP()
+        self.http.route("POST", lambda p: p in ("/v1/image_to_video", "/v1/text_to_video"), self._create)
+        self.http.route("GET", lambda p: p.startswith("/v1/tasks/"), self._retrieve)
+        self.http.route("DELETE", lambda p: p.startswith("/v1/tasks/"), self._delete)
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    @property
+    def media(self) -> FakeHTTP:
+        return self.http
+
+    def close(self) -> None:
+        self.http.close()
+
+    @property
+    def submissions(self) -> list[Recorded]:
+        return [r for r in self.http.log if r.method == "POST"]
+
+    def frames_served(self, task_id: str) -> int:
+        return round(float(self.tasks[task_id].body.get("duration", 10)) * FAKE_FPS)
+
+    def _auth_error(self, req: Recorded) -> tuple[int, dict, Any] | None:
+        if req.headers.get("authorization") != f"Bearer {self.api_key}":
+            return 401, {}, {"error": "Unauthorized: invalid API key"}
+        if req.headers.get("x-runway-version") != API_VERSION:
+            return 400, {}, {"error": f"Invalid X-Runway-Version header, expected {API_VERSION}"}
+        return None
+
+    @staticmethod
+    def _failure(f: HttpFailure) -> tuple[int, dict, Any]:
+        return f.status, ({"Retry-After": f.retry_after} if f.retry_after is not None else {}), {"error": f.message}
+
+    def _create(self, req: Recorded) -> tuple[int, dict, Any]:
+        denied = self._auth_error(req)
+        if denied:
+            return denied
+        if self.submit_failures:
+            return self._failure(self.submit_failures.popleft())
+        body = req.body or {}
+        text = body.get("promptText", "")
+        if len(text.encode("utf-16-le")) // 2 > 1000:
+            return 400, {}, {"error": "Validation of body failed", "issues": [{"path": ["promptText"],
+                                                                              "message": "too long"}]}
+        task = Task(f"task-{next(_ids)}", req.path.rsplit("/", 1)[-1], body)
+        self.tasks[task.id] = task
+        return 200, {}, {"id": task.id, "estimatedCost": {"credits": self.credits or 0}}
+
+    def _retrieve(self, req: Recorded) -> tuple[int, dict, Any]:
+        denied = self._auth_error(req)
+        if denied:
+            return denied
+        if self.poll_failures:
+            return self._failure(self.poll_failures.popleft())
+        task = self.tasks.get(req.path.rsplit("/", 1)[-1])
+        if task is None:
+            return 404, {}, {"error": "Task not found"}
+        base = {"id": task.id, "createdAt": CREATED_AT}
+        if task.cancelled:
+            return 200, {}, {**base, "status": "CANCELLED", "cost": {"credits": 0}}
+        task.polls += 1
+        if self.outcome == "never" or task.polls <= self.pending_polls:
+            status = ["PENDING", "THROTTLED", "RUNNING"][min(task.polls - 1, 2)]
+            state = {**base, "status": status, "estimatedCost": {"credits": self.credits or 0}}
+            if status == "RUNNING":
+                state["progress"] = 0.5
+            return 200, {}, state
+        if self.outcome == "failed":
+            return 200, {}, {**base, "status": "FAILED", "cost": {"credits": 0}, "failure": self.failure,
+                             "failureCode": self.failure_code}
+        task.fetches_done += 1
+        path = make_mp4(self.workdir, float(task.body.get("duration", 10)))
+        # Runway signs a fresh URL on every fetch of a finished task.
+        url = self.http.host_file(f"{task.id}-{task.fetches_done}.mp4", path)
+        state = {**base, "status": "SUCCEEDED", "output": [url + "?_jwt=signed"]}
+        if self.credits is not None:
+            state["cost"] = {"credits": self.credits}
+        return 200, {}, state
+
+    def _delete(self, req: Recorded) -> tuple[int, dict, Any]:
+        denied = self._auth_error(req)
+        if denied:
+            return denied
+        task = self.tasks.get(req.path.rsplit("/", 1)[-1])
+        if task is None:
+            return 404, {}, {"error": "Task not found"}
+        task.cancelled = True
+        return 204, {}, b""

@@ -1,0 +1,216 @@
+"""The Runway adapter through the official runwayml SDK against a fake Runway API."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from reelwright.errors import (
+    BriefError,
+    ExpiredResultError,
+    GeneratorError,
+    MissingKeyError,
+    ModerationError,
+    TransientGeneratorError,
+)
+from reelwright.generators.base import ClipRequest
+from reelwright.generators.jobs import RetryPolicy, probe_clip
+from reelwright.generators.prices import price_per_second
+from reelwright.generators.runway import RunwayGenerator, truncate_prompt
+from tests.fakes.media_host import Download
+from tests.fakes.runway_server import HttpFailure, RunwayFake
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    server = RunwayFake(workdir=tmp_path)
+    monkeypatch.setenv("RUNWAYML_API_SECRET", server.api_key)
+    monkeypatch.delenv("RUNWAYML_BASE_URL", raising=False)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+def make(fake, sleeps, model=None, **kw):
+    return RunwayGenerator(model, base_url=fake.url, poll_interval=0.01, sleep=sleeps.append,
+                           retry=RetryPolicy(max_attempts=3, base_delay=0.01), **kw)
+
+
+@pytest.fixture
+def gen(fake, sleeps):
+    g = make(fake, sleeps, "gen4.5")
+    yield g
+    g.close()
+
+
+def png(path: Path) -> Path:
+    Image.new("RGB", (64, 36), (30, 30, 200)).save(path)
+    return path
+
+
+def request(tmp_path: Path, **kw) -> ClipRequest:
+    base = dict(shot_id="s1", prompt="the subject walks toward the camera", duration=2, width=1280, height=720,
+                aspect="16:9", resolution="720p", seed=11, out_path=tmp_path / "out" / "s1.mp4")
+    base.update(kw)
+    return ClipRequest(**base)
+
+
+def test_text_to_video_downloads_a_probed_mp4(gen, fake, tmp_path):
+    progress = []
+    result = gen.generate(request(tmp_path), lambda f, m: progress.append(m))
+    assert probe_clip(result.path).frames == fake.frames_served(result.job_id) == 48
+    assert result.duration == Fraction(2) and result.metadata["endpoint"] == "text_to_video"
+    assert any("throttled" in m for m in progress) and any("running" in m for m in progress)
+
+
+def test_the_body_is_camel_case_with_a_pixel_ratio_and_the_version_header(gen, fake, tmp_path):
+    gen.generate(request(tmp_path, aspect="9:16"))
+    sent = fake.submissions[0]
+    assert sent.path == "/v1/text_to_video"
+    assert sent.body == {"model": "gen4.5", "promptText": "the subject walks toward the camera", "ratio": "720:1280",
+                         "duration": 2, "seed": 11}
+    assert sent.headers["x-runway-version"] == "2024-11-06"
+
+
+def test_gen4_turbo_animates_the_first_frame_image(fake, sleeps, tmp_path):
+    gen = make(fake, sleeps)
+    result = gen.generate(request(tmp_path, duration=5, image=png(tmp_path / "f.png"), aspect="1:1"))
+    sent = fake.submissions[0]
+    assert sent.path == "/v1/image_to_video" and sent.body["ratio"] == "960:960"
+    assert sent.body["promptImage"].startswith("data:image/png;base64,")
+    assert probe_clip(result.path).frames == 120
+
+
+def test_gen4_turbo_without_an_image_is_refused_and_declared_so(fake, sleeps, tmp_path):
+    gen = make(fake, sleeps)
+    assert gen.capabilities().text_to_video is False and gen.capabilities().image_to_video is True
+    with pytest.raises(BriefError, match="only from an image"):
+        gen.generate(request(tmp_path, duration=5))
+    assert fake.submissions == []
+
+
+def test_gen4_turbo_makes_only_5_or_10_seconds(fake, sleeps, tmp_path):
+    assert make(fake, sleeps).capabilities().allowed_durations() == [5, 10]
+    with pytest.raises(BriefError, match="cannot make a 6 s clip"):
+        make(fake, sleeps).generate(request(tmp_path, duration=6, image=png(tmp_path / "f.png")))
+
+
+def test_veo_models_send_first_and_last_frames_audio_and_negative_prompt(fake, sleeps, tmp_path):
+    gen = make(fake, sleeps, "veo3.1_fast")
+    first, last = png(tmp_path / "a.png"), png(tmp_path / "b.png")
+    gen.generate(request(tmp_path, duration=4, resolution="1080p", image=first, last_image=last,
+                         negative_prompt="text overlays"))
+    body = fake.submissions[0].body
+    assert [p["position"] for p in body["promptImage"]] == ["first", "last"]
+    assert (body["ratio"], body["audio"], body["negativePrompt"]) == ("1920:1080", True, "text overlays")
+
+
+def test_long_prompts_are_cut_at_a_word_and_say_so(gen, fake, tmp_path):
+    prompt = " ".join(["the subject walks slowly"] * 60)
+    result = gen.generate(request(tmp_path, prompt=prompt))
+    sent = fake.submissions[0].body["promptText"]
+    assert len(sent) <= 1000 and prompt.startswith(sent) and prompt[len(sent)] == " "
+    assert result.metadata["prompt_truncated"] is True and result.metadata["prompt_original_chars"] == len(prompt)
+
+
+def test_truncation_counts_utf16_code_units():
+    text, cut = truncate_prompt("🐕 " * 400, limit=1000)
+    assert cut and len(text.encode("utf-16-le")) // 2 <= 1000
+    assert truncate_prompt("short", 1000) == ("short", False)
+
+
+def test_cost_comes_from_the_tasks_credits(gen, fake, tmp_path):
+    fake.credits = 24
+    assert gen.generate(request(tmp_path)).cost_usd == pytest.approx(0.24)
+
+
+def test_cost_falls_back_to_the_price_table_without_credits(gen, fake, tmp_path):
+    fake.credits = None
+    result = gen.generate(request(tmp_path))
+    assert result.cost_usd == pytest.approx(2 * price_per_second("runway", "gen4.5", "720p"))
+
+
+def test_missing_key_names_the_env_var(fake, sleeps, tmp_path, monkeypatch):
+    monkeypatch.delenv("RUNWAYML_API_SECRET")
+    with pytest.raises(MissingKeyError, match="RUNWAYML_API_SECRET"):
+        make(fake, sleeps, "gen4.5").generate(request(tmp_path))
+
+
+def test_rate_limit_is_retried_after_the_servers_hint(gen, fake, sleeps, tmp_path):
+    fake.submit_failures.append(HttpFailure(429, "Too many requests", retry_after=3))
+    result = gen.generate(request(tmp_path))
+    assert probe_clip(result.path).frames == 48
+    assert len(fake.submissions) == 2 and sleeps[0] == 3.0
+
+
+def test_bad_request_is_not_retried(gen, fake, sleeps, tmp_path):
+    fake.submit_failures.append(HttpFailure(400, "Invalid ratio"))
+    with pytest.raises(GeneratorError, match="HTTP 400: Invalid ratio") as err:
+        gen.generate(request(tmp_path))
+    assert not isinstance(err.value, (TransientGeneratorError, ModerationError))
+    assert len(fake.submissions) == 1 and sleeps == []
+
+
+def test_safety_failure_code_is_a_moderation_error(gen, fake, tmp_path):
+    fake.outcome = "failed"
+    with pytest.raises(ModerationError, match="SAFETY.INPUT.TEXT"):
+        gen.generate(request(tmp_path))
+
+
+def test_internal_failure_is_transient(gen, fake, tmp_path):
+    fake.outcome, fake.failure_code, fake.failure = "failed", "INTERNAL.BAD_OUTPUT.CODE01", "bad output"
+    with pytest.raises(TransientGeneratorError, match="INTERNAL.BAD_OUTPUT"):
+        gen.generate(request(tmp_path))
+
+
+def test_an_expired_output_url_is_renewed_by_fetching_the_task_again(gen, fake, tmp_path):
+    fake.media.downloads.append(Download("expired", 403))
+    result = gen.generate(request(tmp_path))
+    assert probe_clip(result.path).frames == 48
+    assert fake.tasks[result.job_id].fetches_done == 2
+
+
+def test_an_output_url_that_stays_expired_is_an_expired_result_error(gen, fake, tmp_path):
+    fake.media.downloads.extend([Download("expired", 403), Download("expired", 410)])
+    with pytest.raises(ExpiredResultError, match="expired"):
+        gen.generate(request(tmp_path))
+
+
+def test_truncated_download_is_an_expired_result_error(gen, fake, tmp_path):
+    fake.media.downloads.append(Download("truncated"))
+    with pytest.raises(ExpiredResultError, match="truncated"):
+        gen.generate(request(tmp_path))
+    assert not (tmp_path / "out" / "s1.mp4").exists()
+
+
+def test_a_task_past_its_deadline_is_cancelled_and_times_out(fake, tmp_path):
+    fake.outcome = "never"
+    gen = RunwayGenerator("gen4.5", base_url=fake.url, poll_interval=0.0, deadline_s=0.05, sleep=lambda s: None)
+    with pytest.raises(GeneratorError, match="timed out after 0.05 s"):
+        gen.generate(request(tmp_path))
+    assert [t.cancelled for t in fake.tasks.values()] == [True]
+    assert fake.http.requests("DELETE")
+
+
+def test_every_api_call_takes_a_token_from_a_shared_rate_limiter(fake, tmp_path):
+    from reelwright.generators.jobs import RateLimiter
+
+    now, waits = [0.0], []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(10.0, burst=1, clock=lambda: now[0], sleep=sleep)
+    gen = RunwayGenerator("gen4.5", base_url=fake.url, poll_interval=0.0, sleep=lambda s: None, limiter=limiter)
+    gen.generate(request(tmp_path))
+    api_calls = len(fake.http.requests("POST")) + len(fake.http.requests("GET", "/v1/tasks/"))
+    assert api_calls == 5 and len(waits) == api_calls - 1
+    assert all(w == pytest.approx(0.1) for w in waits)

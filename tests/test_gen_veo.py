@@ -1,0 +1,304 @@
+"""The Google Veo adapter: the Gemini REST long-running API with httpx, and google-genai in
+Vertex mode, both against a fake Veo service on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from reelwright.errors import (
+    BriefError,
+    ConfigError,
+    ExpiredResultError,
+    GeneratorError,
+    MissingKeyError,
+    ModerationError,
+    TransientGeneratorError,
+)
+from reelwright.generators.base import ClipRequest, ReferenceImage
+from reelwright.generators.jobs import RetryPolicy, probe_clip
+from reelwright.generators.prices import price_per_second
+from reelwright.generators.veo import VeoGenerator
+from tests.fakes.media_host import Download
+from tests.fakes.veo_server import HttpFailure, VeoFake
+
+
+@pytest.fixture(autouse=True)
+def _no_cloud_env(monkeypatch):
+    for var in ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_GENAI_USE_VERTEXAI",
+                "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    server = VeoFake(workdir=tmp_path)
+    monkeypatch.setenv("GEMINI_API_KEY", server.api_key)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+@pytest.fixture
+def gen(fake, sleeps):
+    g = VeoGenerator(base_url=fake.url, poll_interval=0.01, sleep=sleeps.append,
+                     retry=RetryPolicy(max_attempts=3, base_delay=0.01))
+    yield g
+    g.close()
+
+
+def png(path: Path, color=(10, 200, 10)) -> Path:
+    Image.new("RGB", (64, 36), color).save(path)
+    return path
+
+
+def request(tmp_path: Path, **kw) -> ClipRequest:
+    base = dict(shot_id="s1", prompt="a dog gets a pup cup", duration=4, width=1280, height=720, aspect="16:9",
+                resolution="720p", out_path=tmp_path / "out" / "s1.mp4")
+    base.update(kw)
+    return ClipRequest(**base)
+
+
+def test_rest_text_to_video_downloads_a_probed_mp4(gen, fake, tmp_path):
+    result = gen.generate(request(tmp_path))
+    info = probe_clip(result.path)
+    assert info.frames == fake.frames_served(result.job_id) == 96
+    assert result.duration == Fraction(4) and info.has_audio
+    assert result.metadata["transport"] == "rest" and result.job_id.startswith("models/veo-3.1-generate-preview/")
+
+
+def test_rest_request_body_follows_the_gemini_api(gen, fake, tmp_path):
+    gen.generate(request(tmp_path, negative_prompt="blur, text overlays", duration=6, aspect="9:16"))
+    sent = fake.submissions[0]
+    assert sent.path == "/v1beta/models/veo-3.1-generate-preview:predictLongRunning"
+    assert sent.body == {"instances": [{"prompt": "a dog gets a pup cup"}],
+                         "parameters": {"aspectRatio": "9:16", "resolution": "720p", "durationSeconds": 6,
+                                        "negativePrompt": "blur, text overlays"}}
+
+
+def test_the_key_is_a_header_on_every_call_and_never_in_a_url(gen, fake, tmp_path):
+    gen.generate(request(tmp_path))
+    assert all(r.headers.get("x-goog-api-key") == fake.api_key for r in fake.http.log)
+    assert all(fake.api_key not in r.path for r in fake.http.log)
+
+
+def test_the_key_is_not_sent_to_a_foreign_download_host(gen):
+    gen._http_client()
+    assert gen._download_headers("https://storage.example.com/v.mp4") == {}
+    assert gen._download_headers(f"{gen.base_url}/files/x:download")["x-goog-api-key"]
+
+
+def test_first_last_frame_and_asset_references_are_inline_images(gen, fake, tmp_path):
+    first, last = png(tmp_path / "first.png"), png(tmp_path / "last.png", (1, 2, 3))
+    gen.generate(request(tmp_path, image=first, last_image=last, duration=8))
+    instance = fake.submissions[0].body["instances"][0]
+    assert instance["image"]["mimeType"] == "image/png"
+    assert base64.b64decode(instance["lastFrame"]["bytesBase64Encoded"]) == last.read_bytes()
+
+    refs = [ReferenceImage(path=png(tmp_path / f"r{i}.png")) for i in range(3)]
+    gen.generate(request(tmp_path, references=refs, duration=8))
+    sent_refs = fake.submissions[1].body["instances"][0]["referenceImages"]
+    assert [r["referenceType"] for r in sent_refs] == ["asset"] * 3
+
+
+def test_reference_images_require_an_eight_second_clip(gen, fake, tmp_path):
+    refs = [ReferenceImage(path=png(tmp_path / "r.png"))]
+    with pytest.raises(BriefError, match="must be 8 s"):
+        gen.generate(request(tmp_path, references=refs, duration=6))
+    assert fake.submissions == []
+
+
+def test_a_last_frame_without_a_first_image_is_refused(gen, fake, tmp_path):
+    with pytest.raises(BriefError, match="last frame only together with a first-frame image"):
+        gen.generate(request(tmp_path, last_image=png(tmp_path / "l.png")))
+
+
+def test_durations_other_than_4_6_8_are_refused_quoting_the_value(gen, tmp_path):
+    with pytest.raises(BriefError, match="cannot make a 5 s clip"):
+        gen.generate(request(tmp_path, duration=5))
+
+
+def test_extension_over_rest_continues_a_veo_video_by_uri_and_keeps_the_new_seconds(fake, tmp_path):
+    gen = VeoGenerator(base_url=fake.url, poll_interval=0.0, sleep=lambda s: None, extend_seconds=2)
+    first = gen.generate(request(tmp_path))
+    fake.extension_returns_full, fake.extend_seconds = True, 2.0
+    out = tmp_path / "out" / "s2.mp4"
+    result = gen.generate(request(tmp_path, duration=2, extend_job=first.metadata["video_uri"], out_path=out))
+    sent = fake.submissions[1].body
+    assert sent["instances"][0]["video"] == {"uri": first.metadata["video_uri"]}
+    assert "durationSeconds" not in sent["parameters"]
+    assert fake.frames_served(result.job_id) == 72 and probe_clip(out).frames == 48
+
+
+def test_missing_key_names_both_env_vars(tmp_path, monkeypatch):
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    with pytest.raises(MissingKeyError, match="GEMINI_API_KEY or GOOGLE_API_KEY"):
+        VeoGenerator(base_url="http://127.0.0.1:9").generate(request(tmp_path))
+
+
+def test_google_api_key_also_works(fake, tmp_path, monkeypatch):
+    monkeypatch.delenv("GEMINI_API_KEY")
+    monkeypatch.setenv("GOOGLE_API_KEY", fake.api_key)
+    gen = VeoGenerator(base_url=fake.url, poll_interval=0.0, sleep=lambda s: None)
+    assert probe_clip(gen.generate(request(tmp_path)).path).frames == 96
+
+
+def test_resource_exhausted_is_retried_after_the_servers_hint(gen, fake, sleeps, tmp_path):
+    fake.submit_failures.append(HttpFailure(429, "RESOURCE_EXHAUSTED", "Quota exceeded", retry_after=2))
+    result = gen.generate(request(tmp_path))
+    assert probe_clip(result.path).frames == 96
+    assert len(fake.submissions) == 2 and sleeps[0] == 2.0
+
+
+def test_rate_limiting_that_never_ends_raises_transient_after_max_attempts(gen, fake, tmp_path):
+    for _ in range(3):
+        fake.submit_failures.append(HttpFailure(429, "RESOURCE_EXHAUSTED", "Quota exceeded"))
+    with pytest.raises(TransientGeneratorError, match="RESOURCE_EXHAUSTED"):
+        gen.generate(request(tmp_path))
+    assert len(fake.submissions) == 3
+
+
+def test_invalid_argument_is_not_retried(gen, fake, sleeps, tmp_path):
+    fake.submit_failures.append(HttpFailure(400, "INVALID_ARGUMENT", "aspectRatio is not supported"))
+    with pytest.raises(GeneratorError, match="400: INVALID_ARGUMENT aspectRatio") as err:
+        gen.generate(request(tmp_path))
+    assert not isinstance(err.value, (TransientGeneratorError, ModerationError))
+    assert len(fake.submissions) == 1 and sleeps == []
+
+
+def test_a_prompt_refused_at_submit_is_a_moderation_error(gen, fake, tmp_path):
+    fake.submit_failures.append(HttpFailure(400, "INVALID_ARGUMENT",
+                                            "The prompt contains sensitive words that violate Google's Responsible AI practices."))
+    with pytest.raises(ModerationError, match="Responsible AI"):
+        gen.generate(request(tmp_path))
+
+
+def test_rai_filtered_output_is_a_moderation_error_with_reasons(gen, fake, tmp_path):
+    fake.outcome = "filtered"
+    with pytest.raises(ModerationError, match="usage guidelines"):
+        gen.generate(request(tmp_path))
+
+
+def test_a_failed_operation_is_a_generator_error(gen, fake, tmp_path):
+    fake.outcome = "error"
+    with pytest.raises(GeneratorError, match="internal error while generating") as err:
+        gen.generate(request(tmp_path))
+    assert not isinstance(err.value, ModerationError)
+
+
+def test_poll_responses_retry_after_is_honoured(gen, fake, sleeps, tmp_path):
+    fake.poll_hint = 0.5
+    gen.generate(request(tmp_path))
+    assert sleeps == [0.5, 0.5]
+
+
+def test_a_transient_poll_failure_is_retried(gen, fake, tmp_path):
+    fake.poll_failures.append(HttpFailure(503, "UNAVAILABLE", "backend busy"))
+    assert probe_clip(gen.generate(request(tmp_path)).path).frames == 96
+
+
+def test_expired_result_url_is_an_expired_result_error(gen, fake, tmp_path):
+    fake.media.downloads.append(Download("expired", 404))
+    with pytest.raises(ExpiredResultError, match="HTTP 404"):
+        gen.generate(request(tmp_path))
+
+
+def test_truncated_download_is_an_expired_result_error(gen, fake, tmp_path):
+    fake.media.downloads.append(Download("truncated"))
+    with pytest.raises(ExpiredResultError, match="truncated"):
+        gen.generate(request(tmp_path))
+    assert not (tmp_path / "out" / "s1.mp4").exists()
+
+
+def test_an_operation_that_never_finishes_times_out(fake, tmp_path):
+    fake.outcome = "never"
+    gen = VeoGenerator(base_url=fake.url, poll_interval=0.0, deadline_s=0.05, sleep=lambda s: None)
+    with pytest.raises(GeneratorError, match="timed out after 0.05 s"):
+        gen.generate(request(tmp_path))
+
+
+def test_cost_comes_from_the_price_table(gen, fake, tmp_path):
+    result = gen.generate(request(tmp_path))
+    assert result.cost_usd == pytest.approx(4 * price_per_second("veo", "veo-3.1-generate-preview", "720p"))
+
+
+def test_google_cloud_project_selects_the_vertex_transport(monkeypatch):
+    assert VeoGenerator().transport == "rest"
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "my-proj")
+    assert VeoGenerator().transport == "vertex"
+    assert VeoGenerator(transport="rest").transport == "rest"
+
+
+@pytest.fixture
+def vertex(fake, sleeps):
+    from google.oauth2.credentials import Credentials
+
+    g = VeoGenerator(transport="vertex", project="proj", location="us-central1", base_url=fake.url,
+                     credentials=Credentials(token=fake.token), poll_interval=0.01, sleep=sleeps.append,
+                     retry=RetryPolicy(max_attempts=3, base_delay=0.01))
+    yield g
+    g.close()
+
+
+def test_vertex_generates_through_google_genai_against_the_fake(vertex, fake, tmp_path, make_clip):
+    result = vertex.generate(request(tmp_path, negative_prompt="blur", seed=7))
+    assert probe_clip(result.path).frames == fake.frames_served(result.job_id) == 96
+    sent = fake.submissions[0]
+    assert sent.path == ("/v1beta1/projects/proj/locations/us-central1/publishers/google/models/"
+                         "veo-3.1-generate-preview:predictLongRunning")
+    params = sent.body["parameters"]
+    assert (params["durationSeconds"], params["negativePrompt"], params["seed"], params["generateAudio"]) == (4, "blur", 7, True)
+    assert result.metadata["transport"] == "vertex"
+
+
+def test_vertex_extension_sends_the_local_video_bytes(fake, tmp_path, make_clip):
+    from google.oauth2.credentials import Credentials
+
+    vertex = VeoGenerator(transport="vertex", project="proj", base_url=fake.url, credentials=Credentials(token=fake.token),
+                          poll_interval=0.0, sleep=lambda s: None, extend_seconds=2)
+    fake.extend_seconds = 2.0
+    source = make_clip(seconds=1.0, width=160, height=90)
+    result = vertex.generate(request(tmp_path, duration=2, extend_from=source))
+    video = fake.submissions[0].body["instances"][0]["video"]
+    assert base64.b64decode(video["bytesBase64Encoded"]) == source.read_bytes()
+    assert probe_clip(result.path).frames == 48
+
+
+def test_vertex_rai_filtered_output_is_a_moderation_error(vertex, fake, tmp_path):
+    fake.outcome = "filtered"
+    with pytest.raises(ModerationError, match="usage guidelines"):
+        vertex.generate(request(tmp_path))
+
+
+def test_vertex_rate_limit_is_retried(vertex, fake, sleeps, tmp_path):
+    fake.submit_failures.append(HttpFailure(429, "RESOURCE_EXHAUSTED", "Quota exceeded", retry_after=1))
+    assert probe_clip(vertex.generate(request(tmp_path)).path).frames == 96
+    assert sleeps[0] == 1.0 and len(fake.submissions) == 2
+
+
+def test_vertex_bad_request_is_not_retried(vertex, fake, tmp_path):
+    fake.submit_failures.append(HttpFailure(400, "INVALID_ARGUMENT", "bad resolution"))
+    with pytest.raises(GeneratorError, match="bad resolution"):
+        vertex.generate(request(tmp_path))
+    assert len(fake.submissions) == 1
+
+
+def test_vertex_without_a_project_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="GOOGLE_CLOUD_PROJECT"):
+        VeoGenerator(transport="vertex").generate(request(tmp_path))
+
+
+def test_2160p_is_sent_as_veos_4k_and_needs_an_eight_second_clip(fake, tmp_path):
+    gen = VeoGenerator(base_url=fake.url, poll_interval=0.0, sleep=lambda s: None)
+    with pytest.raises(BriefError, match="2160p only as 8 s"):
+        gen.generate(request(tmp_path, resolution="2160p", duration=4))
+    assert gen.rest_body(request(tmp_path, resolution="2160p", duration=8))["parameters"]["resolution"] == "4k"
+    assert fake.submissions == []
