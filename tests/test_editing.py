@@ -208,3 +208,10 @@ def test_otio_export_clip_ranges_add_up_to_the_video(run_copy, tmp_path):
     assert [m.name for m in video.markers] == ["HELLO"]
     for clip in video.find_clips():
         assert clip.media_reference.target_url.startswith("file://")
+
+
+def test_make_this_video_one_minute_as_a_request_extends_a_file(tmp_path):
+    src = make_test_clip(tmp_path / "in.mp4", seconds=7, width=320, height=180)
+    result = edit_run(src, "make this video one minute", output=tmp_path / "minute.mp4")
+    assert result.tools == ["extend"]
+    assert frames_of(result.output) == 60 * FPS

@@ -168,3 +168,12 @@ def test_overlay_appears_only_inside_its_window(tmp_path):
     assert _block_diff_max(_gray_at(with_text, 2.0 + 1 / 24), _gray_at(without, 2.0 + 1 / 24)) > 40
     assert _block_diff_max(_gray_at(with_text, 1.5), _gray_at(without, 1.5)) < 15
     assert _block_diff_max(_gray_at(with_text, 4.5), _gray_at(without, 4.5)) < 15
+
+
+def test_agent_flag_without_a_model_runs_the_builtin_policy_over_the_same_tools(tmp_path):
+    d = make_video("a cat naps, then stretches", agent=True, generator="scripted", duration=6, resolution="360p",
+                   output=tmp_path / "v.mp4", runs_dir=tmp_path / "r")
+    report = json.loads(d.run.report_path.read_text())
+    assert report["agent"]["policy"] == "builtin" and report["agent"]["finished"]
+    assert report["agent"]["tool_calls"] >= len(d.plan.shots) + 2  # plan, every clip, finish
+    assert probe(d.output).frames == 144

@@ -147,11 +147,18 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
 
         toolbox = Toolbox(director, output=out)
         if llm is None:
-            builtin_policy(toolbox, brief)
+            agent_report = builtin_policy(toolbox, brief, bus=bus)
         else:
-            run_agent(toolbox, llm, brief, limits=director.limits, bus=bus)
+            agent_report = run_agent(toolbox, llm, brief, limits=director.limits, bus=bus)
+        summary = agent_report.model_dump(mode="json") if hasattr(agent_report, "model_dump") else dict(agent_report)
         if toolbox.delivery is None:
-            raise BriefError("the agent stopped without delivering a video")
+            director._write_report(status="failed", agent=summary)
+            reason = summary.get("stop_reason") or "no reason given"
+            raise BriefError(f"the agent stopped without delivering a video: {reason}")
+        report = director.run.load_report()
+        report["agent"] = summary
+        director.run.save_report(report)
+        toolbox.delivery.report = report
         return toolbox.delivery
     return director.run_all(out)
 

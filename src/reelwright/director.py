@@ -207,7 +207,9 @@ class Director:
         gen_duration = self._gen_duration(shot)
         out = self.run.clips_dir / f"{shot.id}.raw{attempt}.mp4"
         text = prompt or shot.prompt
-        selection = self._selection(shot)
+        # An extension continues the previous clip's pixels: no provider takes reference images with it.
+        extending = shot.continues and self.caps.extend and self._previous_clip(shot) is not None
+        selection = None if extending else self._selection(shot)
         if selection is not None and "<IMAGE_" not in text and "reference image" not in text.lower():
             from .context.references import apply_to_prompt
 
@@ -224,6 +226,7 @@ class Director:
             if prev is not None:
                 if self.caps.extend:
                     req.extend_from = prev
+                    req.extend_job = self._extend_ref(shot)
                 elif self.caps.image_to_video and req.image is None:
                     from .media import extract_last_frame
 
@@ -238,6 +241,15 @@ class Director:
         assert self.plan is not None
         i = self.plan.shots.index(shot)
         return self.accepted_clip(self.plan.shots[i - 1]) if i > 0 else self.anchor_clip
+
+    def _extend_ref(self, shot: Shot) -> str | None:
+        """The provider's handle on the previous shot's generation, for native extension."""
+        assert self.plan is not None
+        i = self.plan.shots.index(shot)
+        if i == 0:
+            return None
+        rec = self.state.accepted.get(self.fingerprint(self.plan.shots[i - 1]))
+        return rec.extend_ref if rec else None
 
     def _reserve(self, usd: float, shot_id: str) -> None:
         with self._lock:
@@ -310,7 +322,8 @@ class Director:
                 rec = AcceptedClip(shot_id=shot.id, fingerprint=fp, path=str(final_path.relative_to(self.run.root)),
                                    attempts=attempt + 1, cost_usd=total_cost, verdicts=verdicts,
                                    seconds_generated=float(result.seconds_generated or result.duration),
-                                   job_id=result.job_id)
+                                   job_id=result.job_id,
+                                   extend_ref=result.metadata.get("video_uri") or result.job_id)
                 with self._lock:
                     self.state.accepted[fp] = rec
                     self._shot_reports[shot.id] = rec.model_dump()
@@ -459,6 +472,7 @@ class Director:
             if clip is None:
                 raise AgentError(f"shot {shot.id} has no accepted clip yet; generate it first")
             parts.append(self.shot_part(shot, clip))
+        self._seam_checks()
         cut_path = self.run.root / "cut.mp4"
         concat(parts, cut_path, self.spec, progress=lambda f: self.bus.emit("cut", "progress", progress=f))
         if self.plan.output_aspect:
@@ -470,6 +484,21 @@ class Director:
         self._step("cut", t0)
         self.bus.emit("cut", "done", f"{len(parts)} clips stitched", elapsed_s=time.perf_counter() - t0)
         return cut_path
+
+    def _seam_checks(self) -> None:
+        """Compare the frames across every cut that should be continuous; a jump is flagged in the
+        report (the clips themselves passed their checks, so it is a warning, not a stop)."""
+        from .context.seams import check_seams
+
+        assert self.plan is not None
+        if not any(s.continues for s in self.plan.shots):
+            return
+        clips = {s.id: c for s in self.plan.shots if (c := self.accepted_clip(s)) is not None}
+        checks = check_seams(self.plan, clips, as_cut=True)
+        for c in checks:
+            if not c.passed:
+                self.bus.emit("check", "warning", f"{c.name}: {c.detail}")
+        self._seams = [c.model_dump(mode="json") for c in checks]
 
     @property
     def output_spec(self):
@@ -605,6 +634,8 @@ class Director:
             "tokens": {"in": sum(int(c.get("tokens_in", 0) or 0) for c in llm_calls),
                        "out": sum(int(c.get("tokens_out", 0) or 0) for c in llm_calls)},
         }
+        if getattr(self, "_seams", None):
+            report["seams"] = self._seams
         report.update(extra)
         self._steps = []
         self.run.save_report(report)

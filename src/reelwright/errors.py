@@ -15,8 +15,9 @@
     ├── GeneratorError            a generator backend failed (third-party errors wrapped here)
     │   ├── TransientGeneratorError  retryable: 408/409/429/5xx, connection errors, timeouts
     │   └── ExpiredResultError    a result URL expired or a download was truncated
-    └── MediaError                ffmpeg or probing failed
-        └── FFmpegError           carries argv and the stderr tail
+    ├── MediaError                ffmpeg or probing failed
+    │   └── FFmpegError           carries argv and the stderr tail
+    └── LLMError                  a chat model call failed after the SDK's retries (carries .status)
 """
 
 from __future__ import annotations

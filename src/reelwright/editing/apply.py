@@ -253,6 +253,15 @@ def edit_video_file(path: Path, request: str, *, output: Path | None, bus: Event
 
     ops = parse_edit(request)
     bus = bus or EventBus()
+    if any(op.kind == "extend_to" for op in ops):
+        if len(ops) > 1:
+            raise BriefError("extend the video in a request of its own, then edit the result")
+        from .extend import extend_video
+
+        out = Path(output) if output else path.with_name(f"{path.stem}-extended{path.suffix}")
+        delivery = extend_video(path, ops[0].duration or Fraction(60), output=out, bus=bus)
+        return EditOutcome(request=request, ops=ops, tools=["extend"], regenerated=[s.id for s in delivery.plan.shots],
+                           reused=[], output=delivery.output, duration=delivery.duration)
     info = probe(path)
     spec = VideoSpec(width=info.width, height=info.height, fps=info.fps)
     out = Path(output) if output else path.with_name(f"{path.stem}-edited{path.suffix}")

@@ -86,7 +86,8 @@ class ClipRequest(BaseModel):
     last_image: Path | None = None  # last frame (interpolation)
     references: list[ReferenceImage] = Field(default_factory=list)
     extend_from: Path | None = None  # a video to continue; the ClipResult holds only the new frames
-    extend_job: str | None = None  # provider id of a generation to continue (Luma)
+    extend_job: str | None = None  # provider id or URI of a generation to continue (Luma id, Veo video URI)
+    edit_from: Path | None = None  # a video to edit (Grok Imagine edits)
     audio: bool = True
     out_path: Path  # where the finished MP4 must be written
     display: dict[str, Any] = Field(default_factory=dict)  # beat, index, timecode… (animatic cards)

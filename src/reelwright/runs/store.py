@@ -27,6 +27,7 @@ class AcceptedClip(BaseModel):
     cost_usd: float = 0.0
     seconds_generated: float = 0.0
     job_id: str | None = None
+    extend_ref: str | None = None  # what a provider needs to continue this clip natively (id or URI)
     verdicts: list[dict[str, Any]] = Field(default_factory=list)
 
 
