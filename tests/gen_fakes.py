@@ -17,6 +17,7 @@ class ScriptedGenerator(Generator):
 
     name = "scripted"
     calls: list[tuple[str, int, str]] = []
+    durations_asked: list[tuple[str, Fraction]] = []
     faults: dict[str, list[str]] = {}
     durations = [Fraction(2), Fraction(3), Fraction(4)]
     price = 0.1
@@ -30,6 +31,7 @@ class ScriptedGenerator(Generator):
     def generate(self, request: ClipRequest, progress=None) -> ClipResult:
         with self.lock:
             type(self).calls.append((request.shot_id, request.seed, request.prompt))
+            type(self).durations_asked.append((request.shot_id, Fraction(request.duration)))
             queue = type(self).faults.get(request.shot_id, [])
             fault = queue.pop(0) if queue else None
         if fault == "error":
@@ -50,4 +52,5 @@ class ScriptedGenerator(Generator):
     @classmethod
     def reset(cls, faults: dict[str, list[str]] | None = None) -> None:
         cls.calls = []
+        cls.durations_asked = []
         cls.faults = {k: list(v) for k, v in (faults or {}).items()}

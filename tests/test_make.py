@@ -177,3 +177,22 @@ def test_agent_flag_without_a_model_runs_the_builtin_policy_over_the_same_tools(
     assert report["agent"]["policy"] == "builtin" and report["agent"]["finished"]
     assert report["agent"]["tool_calls"] >= len(d.plan.shots) + 2  # plan, every clip, finish
     assert probe(d.output).frames == 144
+
+
+def test_dissolve_between_shots_asks_for_spare_frames_and_keeps_the_total_exact(tmp_path):
+    plan = plan_video("a cat naps, then stretches", generator="scripted", duration=6, resolution="360p")
+    first = plan.shots[0]
+    first.transition = "dissolve"
+    d = make_video(plan=plan, output=tmp_path / "v.mp4", runs_dir=tmp_path / "r")
+    asked = dict(ScriptedGenerator.durations_asked)
+    # the shot before the dissolve is generated long enough to overlap the next one by half a second
+    assert asked[first.id] * 24 >= first.frames + 12
+    info = probe(d.output)
+    assert info.frames == 144 and abs(info.duration - 6) <= Fraction(1, 24)
+
+
+def test_plain_cuts_keep_the_generated_length(tmp_path):
+    plan = plan_video("a cat naps, then stretches", generator="scripted", duration=6, resolution="360p")
+    make_video(plan=plan, output=tmp_path / "v.mp4", runs_dir=tmp_path / "r")
+    asked = dict(ScriptedGenerator.durations_asked)
+    assert all(asked[s.id] == s.gen_duration for s in plan.shots)

@@ -37,6 +37,7 @@ from .runs.store import AcceptedClip, RunDir, RunState, clip_fingerprint
 from .timing import frames_to_seconds, timecode
 
 MAX_SECONDS_DEFAULT = 3600
+TRANSITION_SECONDS = Fraction(1, 2)
 
 
 class Limits(BaseModel):
@@ -165,8 +166,32 @@ class Director:
         })
 
     def _gen_duration(self, shot: Shot) -> Fraction:
+        """Seconds to ask of the generator: the plan's choice, lengthened to an allowed duration when a
+        transition out of this shot needs spare frames to overlap the next shot."""
         assert self.plan is not None
-        return Fraction(shot.gen_duration) if shot.gen_duration else frames_to_seconds(shot.source_frames + shot.in_frame, self.plan.fps)
+        fps = self.plan.fps
+        base = Fraction(shot.gen_duration) if shot.gen_duration else frames_to_seconds(shot.source_frames + shot.in_frame, fps)
+        if shot.transition == "cut" or shot is self.plan.shots[-1]:
+            return base
+        need = frames_to_seconds(shot.in_frame + shot.source_frames + self._overlap_wanted(shot), fps)
+        if need <= base:
+            return base
+        longer = [d for d in self._allowed() if d >= need]
+        return min(longer) if longer else base
+
+    def _allowed(self) -> list[Fraction]:
+        try:
+            return self.caps.allowed_durations()
+        except BriefError:
+            return []
+
+    def _overlap_wanted(self, shot: Shot) -> int:
+        """Frames a transition out of `shot` overlaps: half a second, at most half of either shot."""
+        assert self.plan is not None
+        i = self.plan.shots.index(shot)
+        nxt = self.plan.shots[i + 1]
+        half_second = int(self.plan.fps * TRANSITION_SECONDS + Fraction(1, 2))
+        return max(0, min(half_second, shot.frames // 2, nxt.frames // 2))
 
     def accepted_clip(self, shot: Shot) -> Path | None:
         """The accepted clip for this shot as planned now, if one exists (resume and edits reuse it)."""
@@ -467,14 +492,20 @@ class Director:
         self.run.save_state(self.state)
         self.bus.emit("cut", "start", "stitching clips")
         parts: list[Path] = []
-        for shot in self.plan.shots:
+        joins: list[tuple[str, int]] = []
+        for i, shot in enumerate(self.plan.shots):
             clip = self.accepted_clip(shot)
             if clip is None:
                 raise AgentError(f"shot {shot.id} has no accepted clip yet; generate it first")
-            parts.append(self.shot_part(shot, clip))
+            overlap = self._overlap_available(shot, clip) if i + 1 < len(self.plan.shots) else 0
+            if i + 1 < len(self.plan.shots):
+                joins.append((shot.transition, overlap) if overlap else ("cut", 0))
+            parts.append(self.shot_part(shot, clip, extra=overlap))
         self._seam_checks()
         cut_path = self.run.root / "cut.mp4"
-        concat(parts, cut_path, self.spec, progress=lambda f: self.bus.emit("cut", "progress", progress=f))
+        transitions = joins if any(k for _, k in joins) else None
+        concat(parts, cut_path, self.spec, transitions=transitions,
+               progress=lambda f: self.bus.emit("cut", "progress", progress=f))
         if self.plan.output_aspect:
             from .media import crop_to_aspect
 
@@ -517,20 +548,30 @@ class Director:
             h = int(w * ah / aw) // 2 * 2
         return VideoSpec(width=w, height=h, fps=self.plan.fps)
 
-    def shot_part(self, shot: Shot, clip: Path) -> Path:
-        """The shot's frames in the cut, derived from its accepted clip deterministically and cached."""
+    def _overlap_available(self, shot: Shot, clip: Path) -> int:
+        """The transition overlap this shot can give: what it wants, limited by its clip's spare frames."""
+        from .media import probe
+
+        if shot.transition == "cut" or shot.speed != 1:
+            return 0
+        spare = probe(clip).frames - shot.in_frame - shot.source_frames
+        return max(0, min(self._overlap_wanted(shot), spare))
+
+    def shot_part(self, shot: Shot, clip: Path, *, extra: int = 0) -> Path:
+        """The shot's frames in the cut (plus `extra` frames a transition overlaps with the next shot),
+        derived from its accepted clip deterministically and cached."""
         from .media import change_speed, fade, overlay_text, probe, trim
 
         assert self.plan is not None
         start = self.plan.shot_start(shot)
-        end = start + self.plan.shot_duration(shot)
+        end = start + self.plan.shot_duration(shot) + frames_to_seconds(extra, self.plan.fps)
         touching = [o for o in self.plan.overlays if o.start < end and o.end > start]
         have = probe(clip).frames
-        plain = shot.in_frame == 0 and shot.source_frames == have and shot.speed == 1
+        plain = shot.in_frame == 0 and shot.source_frames + extra == have and shot.speed == 1
         if plain and not (shot.fade_in or shot.fade_out or touching):
             return clip
         key = clip_fingerprint({"clip": clip.name, "in": shot.in_frame, "frames": shot.frames, "speed": str(shot.speed),
-                                "fade": [shot.fade_in, shot.fade_out], "offset": str(start),
+                                "fade": [shot.fade_in, shot.fade_out], "offset": str(start), "extra": extra,
                                 "overlays": [o.model_dump(mode="json") for o in touching]})
         out = self.run.clips_dir / f"{shot.id}-part-{key}.mp4"
         if out.is_file():
@@ -538,7 +579,7 @@ class Director:
         work = clip
         tmp = [self.run.clips_dir / f".{shot.id}-{key}-{n}.mp4" for n in range(4)]
         if not plain:
-            take = min(shot.source_frames, have - shot.in_frame)
+            take = min(shot.source_frames + extra, have - shot.in_frame)
             trim(work, tmp[0], start_frame=shot.in_frame, frames=take, spec=self.spec)
             work = tmp[0]
             if shot.speed != 1:
