@@ -30,7 +30,7 @@ from .errors import (
     ReelwrightError,
 )
 from .events import EventBus, TraceWriter
-from .generators.base import Capabilities, ClipRequest, ClipResult, Generator, ReferenceImage
+from .generators.base import Capabilities, ClipRequest, ClipResult, Generator, HistoryFrame, ReferenceImage
 from .generators.registry import get_generator
 from .plan import Plan, Shot
 from .runs.store import AcceptedClip, RunDir, RunState, clip_fingerprint
@@ -38,6 +38,8 @@ from .timing import frames_to_seconds, timecode
 
 MAX_SECONDS_DEFAULT = 3600
 TRANSITION_SECONDS = Fraction(1, 2)
+HISTORY_SAMPLES_PER_SECOND = 2  # history frames sampled per second of earlier clips (plus each clip's last)
+HISTORY_MIN_SIDE = 16  # older history frames shrink no smaller than this many pixels on the short side
 
 
 class Limits(BaseModel):
@@ -101,6 +103,7 @@ class Director:
         self._shot_reports: dict[str, dict[str, Any]] = {}
         self._critics = critics
         self.anchor_clip: Path | None = None  # a video this run continues (extend)
+        self._frame_counts: dict[Path, int] = {}  # accepted clips never change: probe each once
 
     # ---------------------------------------------------------------- planning
     def make_plan(self) -> Plan:
@@ -171,6 +174,11 @@ class Director:
         assert self.plan is not None
         fps = self.plan.fps
         base = Fraction(shot.gen_duration) if shot.gen_duration else frames_to_seconds(shot.source_frames + shot.in_frame, fps)
+        if self._extends(shot) and self.caps.extend_durations:
+            # A native extension adds what the backend adds (Veo: 7 s); the cut uses what the shot needs.
+            need = frames_to_seconds(shot.in_frame + shot.source_frames, fps)
+            options = sorted(self.caps.extend_durations)
+            return next((d for d in options if d >= need), options[-1])
         if shot.transition == "cut" or shot is self.plan.shots[-1]:
             return base
         need = frames_to_seconds(shot.in_frame + shot.source_frames + self._overlap_wanted(shot), fps)
@@ -178,6 +186,13 @@ class Director:
             return base
         longer = [d for d in self._allowed() if d >= need]
         return min(longer) if longer else base
+
+    def _extends(self, shot: Shot) -> bool:
+        """Whether this shot is made by the backend's native extension of the clip before it."""
+        assert self.plan is not None
+        if not (shot.continues and self.caps.extend):
+            return False
+        return self.plan.shots.index(shot) > 0 or self.anchor_clip is not None
 
     def _allowed(self) -> list[Fraction]:
         try:
@@ -220,6 +235,8 @@ class Director:
             return None
         if not any(e.references for e in self.plan.cast.entities if e.id in shot.entities):
             return None
+        if self.caps.reference_durations and self._gen_duration(shot) not in self.caps.reference_durations:
+            return None  # this backend takes references only at some durations; the prompt describes them instead
         return select_references(shot, self.plan, generator_cap=self.caps.max_references, style=self._style())
 
     def _style(self) -> str:
@@ -235,10 +252,16 @@ class Director:
         # An extension continues the previous clip's pixels: no provider takes reference images with it.
         extending = shot.continues and self.caps.extend and self._previous_clip(shot) is not None
         selection = None if extending else self._selection(shot)
-        if selection is not None and "<IMAGE_" not in text and "reference image" not in text.lower():
+        style = self._style()
+        if selection is not None and style in ("grok", "xai"):
+            # Numbered tokens must match the images actually sent, which the harness (not the planner) picks.
+            from .context.references import apply_to_prompt, strip_reference_tokens
+
+            text = apply_to_prompt(strip_reference_tokens(text), selection, style)
+        elif selection is not None and "reference image" not in text.lower():
             from .context.references import apply_to_prompt
 
-            text = apply_to_prompt(text, selection, self._style())
+            text = apply_to_prompt(text, selection, style)
         req = ClipRequest(
             shot_id=shot.id, prompt=text, negative_prompt=shot.negative_prompt,
             duration=gen_duration, width=self.plan.width, height=self.plan.height, aspect=self.plan.aspect,
@@ -252,6 +275,10 @@ class Director:
                 if self.caps.extend:
                     req.extend_from = prev
                     req.extend_job = self._extend_ref(shot)
+                elif self.caps.max_conditioning_frames > 0 and (history := self._history(shot)):
+                    req.history = history
+                    if self.caps.image_to_video and req.image is None:
+                        req.image = history[-1].path  # the newest frame, for backends that use only one
                 elif self.caps.image_to_video and req.image is None:
                     from .media import extract_last_frame
 
@@ -259,6 +286,84 @@ class Director:
                     extract_last_frame(prev, png)
                     req.image = png
         return req
+
+    def _history(self, shot: Shot) -> list[HistoryFrame]:
+        """Packed history for a continuing shot (context.md point 3): frames sampled from the accepted clips
+        of the continuous chain before it, plus an anchor (the chain's user image, else its first frame),
+        packed into `max_conditioning_frames` full-frame equivalents and written as PNGs, oldest first."""
+        import math
+
+        from PIL import Image, ImageOps
+
+        from .context.history import pack_frames, pack_history, to_conditions
+        from .media import frames_by_index, probe
+        from .media.util import atomic_output
+
+        assert self.plan is not None
+        shots, w, h = self.plan.shots, self.plan.width, self.plan.height
+        clips: list[Path] = []
+        user_image: Path | None = None
+        j = shots.index(shot) - 1
+        while j >= 0 and (clip := self.accepted_clip(shots[j])) is not None:
+            clips.insert(0, clip)
+            user_image = shots[j].image
+            if not shots[j].continues:
+                break
+            j -= 1
+        if j < 0 and self.anchor_clip is not None:  # the chain continues the video being extended
+            clips.insert(0, self.anchor_clip)
+            user_image = None
+        if not clips:
+            return []
+        cache = self.run.clips_dir / "history"
+        stride = max(1, round(self.plan.fps / HISTORY_SAMPLES_PER_SECOND))
+        # (png, clip, frame, position on the chain's timeline); each clip starts on the frame the one before
+        # it ended on, so its frame 0 is not sampled again. Sampling runs back from each clip's last frame.
+        anchor_png = cache / (f"{clips[0].stem}-image.png" if user_image else f"{clips[0].stem}-00000.png")
+        frames: list[tuple[Path, Path | None, int, int]] = [(anchor_png, None if user_image else clips[0], 0, 0)]
+        start = 0
+        for clip in clips:
+            if clip not in self._frame_counts:
+                self._frame_counts[clip] = probe(clip).frames
+            n = self._frame_counts[clip]
+            frames += [(cache / f"{clip.stem}-{f:05d}.png", clip, f, start + f) for f in sorted(range(n - 1, 0, -stride))]
+            start += n - 1
+        budget = self.caps.max_conditioning_frames
+        full = self.caps.conditioning_full_size
+        opts = dict(full_cost=1.0, budget=budget, anchors=1, n0=max(1, (budget - 1) // 2),  # bound 1 + 2·n0 ≤ budget
+                    temporal_stride_only=full,
+                    max_tier=None if full else max(0, math.floor(math.log2(max(1, min(w, h)) / HISTORY_MIN_SIDE))))
+        wanted: dict[Path, list[tuple[int, Path]]] = {}
+        for k in pack_history(len(frames), **opts).indices:  # extract only the frames that will be kept
+            png, clip, f, _ = frames[k]
+            if png.is_file():
+                continue
+            if clip is None:
+                with Image.open(user_image) as im, atomic_output(png) as tmp:
+                    ImageOps.fit(im.convert("RGB"), (w, h), method=Image.Resampling.LANCZOS).save(tmp, format="PNG")
+            else:
+                wanted.setdefault(clip, []).append((f, png))
+        for clip, todo in wanted.items():
+            for (_, png), image in zip(todo, frames_by_index(clip, [f for f, _ in todo])):
+                with atomic_output(png) as tmp:
+                    image.save(tmp, format="PNG")
+        packed = pack_frames([png for png, *_ in frames], **opts)
+        out_dir = self.run.clips_dir / f"{shot.id}.history"
+        out_dir.mkdir(exist_ok=True)
+        for old in out_dir.glob("*.png"):
+            old.unlink()
+        newest = frames[-1][3]
+        history = []
+        for n, (p, (image, k, strength)) in enumerate(zip(packed, to_conditions(packed))):
+            png = out_dir / f"{n:02d}-x{p.factor}.png"
+            with atomic_output(png) as tmp:
+                image.save(tmp, format="PNG")
+            history.append(HistoryFrame(path=png, frame_index=frames[k][3] - newest, factor=p.factor, strength=strength))
+        cost = sum(1 / f.factor**2 for f in history)
+        self.bus.emit("generate", "info", f"history: {len(history)} of {len(frames)} frames, {cost:.2f} of "
+                      f"{budget} full frames", shot=shot.id,
+                      data={"history_frames": len(history), "history_length": len(frames), "history_cost": cost})
+        return history
 
     def _previous_clip(self, shot: Shot) -> Path | None:
         """The clip a continuing shot picks up from: the previous shot's, or for the first shot the
@@ -412,7 +517,7 @@ class Director:
                 extract_frame(clip, png, frame=max(0, shot.source_frames // 2))
                 for ent_id in shot.entities:
                     ent = self.plan.cast.get(ent_id)
-                    if ent is not None and ent.kind == "character":
+                    if ent is not None and ent.kind == "character" and not any(r.source == "user" for r in ent.references):
                         memory.add_frame_reference(ent_id, png, shot.id, view=shot.camera)
             except ReelwrightError as exc:
                 self.bus.emit("check", "warning", f"no frame reference from {shot.id}: {exc}", shot=shot.id)

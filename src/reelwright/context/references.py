@@ -121,6 +121,16 @@ def _describe(ent: Entity) -> str:
     return f"{ent.name}: {desc}." if desc else f"{ent.name} ({ent.kind})."
 
 
+_TOKEN_SENTENCE = re.compile(r"\s*[^.]*\bappears as shown in <IMAGE_\d+>\.")
+_TOKEN = re.compile(r"\s*\(?<IMAGE_\d+>\)?")
+
+
+def strip_reference_tokens(prompt: str) -> str:
+    """The prompt without `<IMAGE_n>` tokens (and the sentences that only carry one), so the tokens can be
+    written again for the images actually sent."""
+    return _TOKEN.sub("", _TOKEN_SENTENCE.sub("", prompt)).strip()
+
+
 def apply_to_prompt(prompt: str, selection: Selection, style: str) -> str:
     """The prompt with each reference named the way the generator expects.
 

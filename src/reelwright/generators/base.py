@@ -32,6 +32,12 @@ class Capabilities(BaseModel):
     resolutions: list[str] = Field(default_factory=lambda: ["720p"])
     fps: list[Frac] = Field(default_factory=list)  # empty: any fps (conformed anyway)
     max_references: int = 0
+    # History packing (context.md point 3): how many full-frame equivalents of earlier frames the backend
+    # conditions on (LTX conditions, Wan VACE); 0 = it takes none beyond `image`.
+    max_conditioning_frames: int = 0
+    # True where every conditioning frame is resized to the clip's size anyway (so a smaller frame saves
+    # nothing): older history is then thinned by temporal stride instead of downsampled.
+    conditioning_full_size: bool = False
     text_to_video: bool = True
     image_to_video: bool = False
     last_frame: bool = False
@@ -39,6 +45,7 @@ class Capabilities(BaseModel):
     edit: bool = False
     reference_images: bool = False
     audio: bool = False
+    reference_durations: list[Frac] = Field(default_factory=list)  # durations allowed with reference images; empty: all
     max_extend_input: Frac | None = None  # seconds of input an extension accepts
     extend_durations: list[Frac] = Field(default_factory=list)
     price_per_second: float = 0.0  # USD
@@ -67,6 +74,16 @@ class ReferenceImage(BaseModel):
     entity_id: str = ""
 
 
+class HistoryFrame(BaseModel):
+    """A frame of the shots this one continues, packed for backends that condition on several frames."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: Path  # a PNG at its packed size: the clip's size divided by `factor` per axis
+    frame_index: int  # frames (at the request's fps) from the clip's first frame: 0 = that frame, < 0 = earlier
+    factor: int = 1  # downsampling per axis: 1 = full size
+    strength: float = 1.0  # how hard it steers, 0..1 (smaller, older frames steer less)
+
+
 class ClipRequest(BaseModel):
     """One clip to make. Paths are local files; adapters upload what their API needs."""
 
@@ -85,6 +102,7 @@ class ClipRequest(BaseModel):
     image: Path | None = None  # first frame
     last_image: Path | None = None  # last frame (interpolation)
     references: list[ReferenceImage] = Field(default_factory=list)
+    history: list[HistoryFrame] = Field(default_factory=list)  # oldest first; the last is the newest frame
     extend_from: Path | None = None  # a video to continue; the ClipResult holds only the new frames
     extend_job: str | None = None  # provider id or URI of a generation to continue (Luma id, Veo video URI)
     edit_from: Path | None = None  # a video to edit (Grok Imagine edits)

@@ -35,6 +35,14 @@ from .diffusers_presets import (DEFAULT_MODEL, PRESETS, Preset, PipelineKind, ch
 log = logging.getLogger(__name__)
 INSTALL = "pip install 'reelwright[diffusers]'"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# Full-frame equivalents of history each pipeline conditions on (context.md point 3). Both take every
+# conditioning frame at the clip's size (LTXConditionPipeline preprocesses each image to height × width;
+# VACE scales reference images to fit the frame), so a shrunken frame costs the same tokens and only loses
+# detail: history is thinned by temporal stride instead (`conditioning_full_size`). LTX: the newest frame
+# replaces the first latent frame (no extra tokens) and each older one adds one latent frame of tokens
+# (about 5 % of a 161-frame clip). VACE: the newest frame is the control video's first frame; older ones
+# become reference images, each one latent frame prepended.
+HISTORY_FRAMES = {"LTXConditionPipeline": 5, "WanVACEPipeline": 4}
 _DTYPES = {"bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16", "fp16": "float16",
            "half": "float16", "float32": "float32", "fp32": "float32", "float": "float32"}
 
@@ -181,6 +189,8 @@ class DiffusersGenerator(Generator):
             name=self.name, model=self.model, models=[h for q in PRESETS.values() for h in q.hub_ids],
             durations=p.durations(), aspects=["16:9", "9:16", "1:1", "4:3", "3:4"], resolutions=[p.resolution],
             fps=[p.fps], max_references=3 if kind.reference_images else 0, text_to_video=kind.text_to_video,
+            max_conditioning_frames=HISTORY_FRAMES.get(self.source.class_name, 0),
+            conditioning_full_size=self.source.class_name in HISTORY_FRAMES,
             image_to_video=kind.image_to_video, last_frame=kind.last_frame, reference_images=kind.reference_images,
             audio=False, price_per_second=0.0, concurrency=1, local=True,
             notes=f"{p.label} ({self.source.class_name}): {p.height}x{p.width}, {p.steps} steps, guidance "
@@ -373,7 +383,17 @@ class DiffusersGenerator(Generator):
         image = load_image(request.image, size) if request.image else None
         last = load_image(request.last_image, size) if request.last_image else None
         refs = [load_image(r.path, size) for r in request.references[:3]] if self.kind.reference_images else []
-        builder(kw, plan=plan, image=image, last=last, refs=refs)
+        history: list[tuple[Any, int, float]] = []
+        if request.history and name not in HISTORY_FRAMES:
+            log.warning("diffusers %s takes no history frames; %d ignored", name, len(request.history))
+        elif request.history:
+            # The newest frame (index 0) is the clip's first frame unless the request names one itself.
+            first = [h for h in request.history if h.frame_index == 0]
+            if image is None and first:
+                image = load_image(first[-1].path, size)
+            history = [(load_image(h.path, size), h.frame_index, h.strength)
+                       for h in request.history if h.frame_index < 0]
+        builder(kw, plan=plan, image=image, last=last, refs=refs, history=history)
         accepted = inspect.signature(pipe.__call__).parameters
         extra = dict(self.preset.call_extra)
         if (self.opts.steps and self.opts.steps != self.preset.steps) or name != "LTXConditionPipeline":
@@ -427,7 +447,11 @@ def _wan_i2v(kw: dict[str, Any], *, image: Any, last: Any, **_: Any) -> None:
         kw["last_image"] = last
 
 
-def _wan_vace(kw: dict[str, Any], *, plan: _Plan, image: Any, last: Any, refs: list[Any], **_: Any) -> None:
+def _wan_vace(kw: dict[str, Any], *, plan: _Plan, image: Any, last: Any, refs: list[Any],
+              history: list[tuple[Any, int, float]] = (), **_: Any) -> None:
+    # VACE's control video covers only the frames being made, so history before the first frame can only
+    # come in as reference images (appearance, not position; VACE has no per-image strength).
+    refs = list(refs) + [im for im, _, _ in history]
     if image is not None or last is not None:
         from PIL import Image
 
@@ -453,13 +477,25 @@ def _ltx_i2v(kw: dict[str, Any], *, plan: _Plan, image: Any, **_: Any) -> None:
     kw["image"] = image
 
 
-def _ltx_condition(kw: dict[str, Any], *, plan: _Plan, image: Any, last: Any, **_: Any) -> None:
+def ltx_history_slots(count: int, step: int = 8) -> list[int]:
+    """Frame indices for `count` history frames before the clip, oldest first: one latent frame (`step`
+    video frames) apart, ending one latent frame before frame 0. The true gap can be minutes, far beyond the
+    clip lengths LTX was trained on, and its rotary positions are relative: so order is kept, not distance."""
+    return [-step * (count - k) for k in range(count)]
+
+
+def _ltx_condition(kw: dict[str, Any], *, plan: _Plan, image: Any, last: Any,
+                   history: list[tuple[Any, int, float]] = (), **_: Any) -> None:
     _ltx(kw, plan=plan)
     from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
     conditions = []
     if image is not None:
         conditions.append(LTXVideoCondition(image=image, frame_index=0))
+    # Older history goes before the clip at negative indices: diffusers appends each as extra tokens at
+    # that temporal position (only index 0 overwrites the clip's own first latent frame).
+    for (im, _, strength), slot in zip(history, ltx_history_slots(len(history))):
+        conditions.append(LTXVideoCondition(image=im, frame_index=slot, strength=float(strength)))
     if last is not None:
         conditions.append(LTXVideoCondition(image=last, frame_index=plan.frames - 1))
     if conditions:

@@ -174,6 +174,7 @@ class VeoGenerator(Generator):
             max_references=spec["refs"], text_to_video=True, image_to_video=True, last_frame=spec["last_frame"],
             extend=spec["extend"], reference_images=spec["refs"] > 0, audio=True,
             extend_durations=[self.extend_seconds] if spec["extend"] else [],
+            reference_durations=[Fraction(8)] if spec["refs"] > 0 and self.references_need_8s else [],
             price_per_second=price_per_second(self.name, self.model, "720p"), price_date=price_date(), concurrency=2,
             notes=("asset references need 8 s clips; last frame needs a first image; "
                    + ("extension takes a local video (Vertex)" if vertex else

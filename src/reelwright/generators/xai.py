@@ -1,7 +1,7 @@
 """xAI Grok Imagine video through the official `xai-sdk` (gRPC): text, first frame, reference
 images, extension and edit, with native audio. Submit → poll the deferred request → download.
 
-Options: `api_host` (default "api.x.ai"; "127.0.0.1:PORT" for a local server),
+Options: `api_host` (default $REELWRIGHT_XAI_API_HOST, else "api.x.ai"; "127.0.0.1:PORT" for a local server),
 `use_insecure_channel` (default: True only for loopback hosts), `poll_interval`,
 `deadline_s`, `rpc_timeout`, `retry` (a `RetryPolicy`), `sleep`, `rate_per_s` / `rate_burst`
 or a shared `limiter` (API calls), `max_extend_input` (15 s),
@@ -10,6 +10,7 @@ or a shared `limiter` (API calls), `max_extend_input` (15 s),
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
@@ -86,7 +87,9 @@ class XAIGenerator(Generator):
         super().__init__(model or DEFAULT_MODEL, **options)
         if self.model not in MODELS and not options.get("allow_unknown_model"):
             raise BriefError(f"unknown xai model {self.model!r}; choose one of {', '.join(MODELS)}")
-        self.api_host: str = options.get("api_host", "api.x.ai")
+        # REELWRIGHT_XAI_API_HOST points the CLI at another endpoint (a proxy, or a local server in tests).
+        self.api_host: str = (options.get("api_host") or os.environ.get("REELWRIGHT_XAI_API_HOST", "").strip()
+                              or "api.x.ai")
         insecure = options.get("use_insecure_channel")
         self.insecure = bool(insecure) if insecure is not None else self.api_host.startswith(LOOPBACK)
         self.poll_interval = float(options.get("poll_interval", 2.0))
@@ -116,6 +119,7 @@ class XAIGenerator(Generator):
             max_references=7, text_to_video=True, image_to_video=True, last_frame=spec["last_frame"], extend=True,
             edit=True, reference_images=True, audio=True, max_extend_input=self.max_extend_input,
             extend_durations=[Fraction(d) for d in range(2, 11)],
+            reference_durations=[Fraction(d) for d in range(1, 11)],
             price_per_second=price_per_second(self.name, self.model, "480p"), price_date=price_date(), concurrency=2,
             notes=f"reference mode ≤ {self.max_reference_duration} s; extension input trimmed to its last "
                   f"{self.max_extend_input} s; edit input ≤ {self.max_edit_input} s; result URLs valid 24 h",

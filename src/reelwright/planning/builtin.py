@@ -133,6 +133,16 @@ def _target_seconds(brief: Brief, facts: RequestFacts, default: Fraction) -> tup
 def _allowed_for(caps: Capabilities, style: str, has_references: bool, notes: list[str]) -> list[Fraction] | DurationRange:
     """The generator's durations; Grok Imagine's reference-image mode makes clips of at most 10 s."""
     allowed = allowed_durations(caps)
+    if has_references and caps.reference_images and caps.reference_durations:
+        limited_list = sorted(set(caps.reference_durations))
+        if isinstance(allowed, DurationRange):
+            keep = [d for d in limited_list if allowed.minimum <= d <= allowed.maximum]
+        else:
+            keep = [d for d in limited_list if d in allowed]
+        if keep and keep != (allowed if isinstance(allowed, list) else None):
+            notes.append(f"clips with reference images must be {', '.join(f'{float(d):g}' for d in keep)} s on {caps.name}")
+            return keep
+        return allowed
     if not (has_references and style == "grok" and caps.reference_images):
         return allowed
     cap = GROK_REFERENCE_MAX_SECONDS
