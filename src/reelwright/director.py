@@ -326,7 +326,8 @@ class Director:
             if clip not in self._frame_counts:
                 self._frame_counts[clip] = probe(clip).frames
             n = self._frame_counts[clip]
-            frames += [(cache / f"{clip.stem}-{f:05d}.png", clip, f, start + f) for f in sorted(range(n - 1, 0, -stride))]
+            frames += [(cache / f"{clip.stem}-{f:05d}.png", clip, f, start + f)
+                       for f in sorted(range(n - 1, 0, -stride))]
             start += n - 1
         budget = self.caps.max_conditioning_frames
         full = self.caps.conditioning_full_size
@@ -339,8 +340,11 @@ class Director:
             if png.is_file():
                 continue
             if clip is None:
-                with Image.open(user_image) as im, atomic_output(png) as tmp:
-                    ImageOps.fit(im.convert("RGB"), (w, h), method=Image.Resampling.LANCZOS).save(tmp, format="PNG")
+                try:
+                    with Image.open(user_image) as im, atomic_output(png) as tmp:
+                        ImageOps.fit(im.convert("RGB"), (w, h), method=Image.Resampling.LANCZOS).save(tmp, format="PNG")
+                except OSError as exc:
+                    raise InputFileError(f"cannot read the first-frame image {user_image}: {exc}") from exc
             else:
                 wanted.setdefault(clip, []).append((f, png))
         for clip, todo in wanted.items():
@@ -358,7 +362,8 @@ class Director:
             png = out_dir / f"{n:02d}-x{p.factor}.png"
             with atomic_output(png) as tmp:
                 image.save(tmp, format="PNG")
-            history.append(HistoryFrame(path=png, frame_index=frames[k][3] - newest, factor=p.factor, strength=strength))
+            history.append(HistoryFrame(path=png, frame_index=frames[k][3] - newest, factor=p.factor,
+                                        strength=strength))
         cost = sum(1 / f.factor**2 for f in history)
         self.bus.emit("generate", "info", f"history: {len(history)} of {len(frames)} frames, {cost:.2f} of "
                       f"{budget} full frames", shot=shot.id,
