@@ -168,18 +168,27 @@ def _saturate(c: RGB, k: float) -> RGB:
 # The backdrop: a soft painted scene, drawn once per clip at the size the camera move needs.
 
 def _vertical_gradient(w: int, h: int, top: RGB, bottom: RGB, horizon: float = 1.0) -> np.ndarray:
-    t = np.clip(np.linspace(0.0, 1.0, h) / max(horizon, 1e-3), 0, 1)
+    # float32 throughout: a 720p backdrop is drawn oversize for the camera move, and float64
+    # temporaries of that size doubled the peak memory of every concurrent render.
+    t = np.clip(np.linspace(0.0, 1.0, h, dtype=np.float32) / np.float32(max(horizon, 1e-3)), 0, 1)
     t = t * t * (3 - 2 * t)  # smoothstep: no visible band at the ends
-    col = np.array(top, float)[None, :] * (1 - t[:, None]) + np.array(bottom, float)[None, :] * t[:, None]
+    col = np.array(top, np.float32)[None, :] * (1 - t[:, None]) + np.array(bottom, np.float32)[None, :] * t[:, None]
     return np.repeat(col[:, None, :], w, axis=1)
 
 
 def _glow(arr: np.ndarray, cx: float, cy: float, radius: float, colour: RGB, strength: float) -> None:
     h, w, _ = arr.shape
-    ys, xs = np.ogrid[:h, :w]
-    d = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2) / max(radius, 1.0)
-    a = (np.exp(-d * d) * strength)[..., None]
-    arr[:] = arr * (1 - a) + np.array(colour, float) * a
+    r = max(radius, 1.0)
+    # exp(-d²) is below 1/255 beyond d = 2.4: only that box around the centre changes.
+    x0, x1 = max(0, int(cx - 2.4 * r)), min(w, int(cx + 2.4 * r) + 1)
+    y0, y1 = max(0, int(cy - 2.4 * r)), min(h, int(cy + 2.4 * r) + 1)
+    if x0 >= x1 or y0 >= y1:
+        return
+    ys, xs = np.ogrid[y0:y1, x0:x1]
+    d2 = ((xs.astype(np.float32) - cx) ** 2 + (ys.astype(np.float32) - cy) ** 2) / np.float32(r * r)
+    a = (np.exp(-d2) * np.float32(strength))[..., None]
+    box = arr[y0:y1, x0:x1]
+    box[:] = box * (1 - a) + np.array(colour, np.float32) * a
 
 
 def _ridge(rng: random.Random, w: int, base: float, amp: float, waves: int = 3) -> list[float]:
