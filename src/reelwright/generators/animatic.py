@@ -137,11 +137,12 @@ class AnimaticGenerator(Generator):
             bg_path, card_path = Path(td) / "backdrop.png", Path(td) / "card.png"
             backdrop.save(bg_path, compress_level=1)
             layout.image.save(card_path, compress_level=1)
+            _release_heap()
             graph = _video_graph(move, w, h, fps, frames, layout, pal, start) + ";" + \
                 _audio_graph(request, display, pal, seconds)
             args = ["-i", bg_path, "-i", card_path, "-filter_complex", graph,
                     "-map", "[vout]", "-map", "[aout]", "-fps_mode", "passthrough",
-                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-threads", "1", "-pix_fmt", "yuv420p",
                     "-profile:v", "high", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
                     "-color_range", "tv", "-c:a", "aac", "-b:a", "128k", "-ar", str(SAMPLE_RATE), "-ac", "2",
                     "-movflags", "+faststart", "-map_metadata", "-1", "-f", "mp4", tmp]
@@ -270,6 +271,17 @@ def _even(x: float) -> int:
 
 def _fps_arg(fps: Fraction) -> str:
     return f"{fps.numerator}/{fps.denominator}"
+
+
+def _release_heap() -> None:
+    """Hand freed painting buffers back to the OS: glibc keeps them in per-thread arenas otherwise, and
+    with renders in several threads the process would hold every thread's high-water mark at once."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _video_graph(move: Move, w: int, h: int, fps: Fraction, frames: int, layout: _cards.CardLayout,
