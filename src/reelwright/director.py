@@ -735,6 +735,7 @@ class Director:
 
     def run_all(self, output: Path | None) -> Delivery:
         """The fixed-order policy: plan (unless planned), generate, cut, verify, deliver."""
+        self.bus.emit("run", "info", f"folder {self.run.root}; if it stops, continue with: reelwright resume {self.run.id}")
         try:
             if self.plan is None:
                 self.make_plan()

@@ -22,7 +22,9 @@ _LABELS = {
     "tool": ("Tool", "Tool"),
     "edit": ("Editing", "Edited"),
     "extend": ("Extending", "Extended"),
+    "run": ("Run", "Run"),
 }
+_BAR_STEPS = ("cut", "verify")  # steps that report their own fraction done
 
 
 class ConsoleRenderer:
@@ -40,6 +42,11 @@ class ConsoleRenderer:
         if event.step == "generate" and event.shot is None and event.total:
             self._generation(event)
             return
+        if event.status == "progress" and event.step in _BAR_STEPS and event.progress is not None and not event.shot:
+            self._step_bar(present, event.progress)
+            return
+        if event.status != "progress" and event.step in _BAR_STEPS:
+            self._end_step_bar()
         if event.status == "progress":
             if self.verbose and event.message and event.shot:
                 self._print(f"  [dim]{present} {shot}{escape(event.message)}[/]")
@@ -82,6 +89,21 @@ class ConsoleRenderer:
             self.close()
             extra = f" [dim]({event.elapsed_s:.1f} s)[/]" if event.elapsed_s else ""
             self._print(f"[green]✓[/] {event.message}{extra}")
+
+    def _step_bar(self, label: str, fraction: float) -> None:
+        if not self._live:
+            return
+        if self._progress is None:
+            self._progress = Progress(SpinnerColumn(), TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                                      TimeElapsedColumn(), console=self.console, transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(label, total=1.0)
+        self._progress.update(self._task, completed=min(1.0, fraction))
+
+    def _end_step_bar(self) -> None:
+        if self._progress is not None and self._task is not None and self._progress.tasks and \
+                self._progress.tasks[0].total == 1.0:
+            self.close()
 
     def close(self) -> None:
         if self._progress is not None:
