@@ -17,11 +17,11 @@ import pytest
 from PIL import Image
 
 from reelwright.api import make_video, plan_video
-from reelwright.errors import BriefError
 from reelwright.generators.prices import price_per_second
 from reelwright.generators.veo import VeoGenerator
 from reelwright.media import probe
-from tests.fakes.veo_server import VeoFake
+from tests.fakes.gen_helpers import png
+from tests.fakes.veo_server import CLOUD_ENV, VeoFake
 from tests.fakes.xai_server import XAIFake
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,9 +35,10 @@ XAI_PRICE = price_per_second("xai", "grok-imagine-video", "480p")
 
 
 # ------------------------------------------------------------------------------------------- helpers
-def solid_png(path: Path, colour: tuple[int, int, int]) -> Path:
-    Image.new("RGB", (96, 96), colour).save(path)
-    return path
+def dog_references(folder: Path) -> list[str]:
+    """`--ref` values naming Biscuit and Mango, each a solid-colour PNG written to `folder`."""
+    return [f"Biscuit={png(folder / 'biscuit.png', BISCUIT, size=(96, 96))}",
+            f"Mango={png(folder / 'mango.png', MANGO, size=(96, 96))}"]
 
 
 def sent_images(submission) -> list[Image.Image]:
@@ -123,8 +124,7 @@ def xai(tmp_path, monkeypatch):
 
 @pytest.fixture
 def refs(tmp_path) -> list[str]:
-    return [f"Biscuit={solid_png(tmp_path / 'biscuit.png', BISCUIT)}",
-            f"Mango={solid_png(tmp_path / 'mango.png', MANGO)}"]
+    return dog_references(tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +138,9 @@ def dog_run(tmp_path_factory):
         mp.setenv("REELWRIGHT_HOME", str(tmp / "home"))
         mp.setenv("XAI_API_KEY", XAI_KEY)
         mp.delenv("REELWRIGHT_XAI_API_HOST", raising=False)
-        references = [f"Biscuit={solid_png(tmp / 'biscuit.png', BISCUIT)}",
-                      f"Mango={solid_png(tmp / 'mango.png', MANGO)}"]
         try:
             delivery = make_video(DOG, output=tmp / "out.mp4", runs_dir=tmp / "runs", generator="xai", duration=20,
-                                  resolution="480p", references=references,
+                                  resolution="480p", references=dog_references(tmp),
                                   generator_options={"api_host": server.api_host, "poll_interval": 0.01})
             yield delivery, server
         finally:
@@ -258,8 +256,7 @@ def test_moderated_shot_is_rewritten_family_friendly_and_the_video_completes(tmp
 # ------------------------------------------------------------------------------------------- Veo
 @pytest.fixture
 def veo(tmp_path, monkeypatch):
-    for var in ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_GENAI_USE_VERTEXAI",
-                "GOOGLE_APPLICATION_CREDENTIALS"):
+    for var in CLOUD_ENV:
         monkeypatch.delenv(var, raising=False)
     workdir = tmp_path / "veo-fake"
     workdir.mkdir()

@@ -3,31 +3,22 @@ with the official fal-client as client."""
 
 from __future__ import annotations
 
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import fal_client.client
 import pytest
-from PIL import Image
 
 from reelwright.errors import ConfigError, ExpiredResultError, GeneratorError, MissingKeyError, ModerationError
 from reelwright.generators.base import ClipRequest
 from reelwright.generators.fal import FalGenerator
-from reelwright.media.ffmpeg import ffprobe_exe
 from tests.fakes.fal_server import KEY, FakeFal, make_self_signed_cert
+from tests.fakes.gen_helpers import Clock, png, probe_frames
 from tests.fakes.media_host import Download
 
 WAN = "fal-ai/wan/v2.2-a14b/text-to-video"
 KLING_I2V = "fal-ai/kling-video/v2.1/standard/image-to-video"
 HAILUO = "fal-ai/minimax/hailuo-02/standard/text-to-video"
-
-
-def probe_frames(path: Path) -> int:
-    out = subprocess.run([ffprobe_exe(), "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
-                          "stream=nb_read_frames", "-of", "csv=p=0", str(path)], capture_output=True, text=True,
-                         check=True)
-    return int(out.stdout.strip())
 
 
 @pytest.fixture(scope="module")
@@ -54,19 +45,6 @@ def fake(media, cert, monkeypatch):
 @pytest.fixture
 def keyed(monkeypatch):
     monkeypatch.setenv("FAL_KEY", KEY)
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make_gen(model: str = WAN, clock: Clock | None = None, **options) -> FalGenerator:
@@ -113,8 +91,7 @@ def test_string_durations_are_sent_as_strings(fake, keyed, tmp_path):
 
 
 def test_local_image_is_sent_as_a_data_uri(fake, keyed, tmp_path):
-    image = tmp_path / "first.png"
-    Image.new("RGB", (64, 36), (30, 90, 200)).save(image)
+    image = png(tmp_path / "first.png")
     result = make_gen(KLING_I2V).generate(request(tmp_path, image=image, resolution="720p"))
     sent = submits(fake)[0].body
     assert sent["image_url"].startswith("data:image/png;base64,")

@@ -38,20 +38,8 @@ from reelwright.generators.jobs import (
     validate_request,
 )
 from reelwright.generators.prices import PRICE_DATE, price_date, price_per_second
+from tests.fakes.gen_helpers import Clock
 from tests.fakes.media_host import Download, FakeHTTP, make_mp4
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -169,7 +157,7 @@ def test_map_error_translates_sdk_errors_before_classifying():
 
 def test_poll_until_returns_the_first_done_state_and_reports_progress():
     states = iter(["queued", "running", "running", "done"])
-    clock, seen = FakeClock(), []
+    clock, seen = Clock(), []
     state = poll_until(lambda: next(states), is_done=lambda s: s == "done", interval=2.0, sleep=clock.sleep,
                        clock=clock, progress=seen.append)
     assert state == "done" and seen == ["queued", "running", "running"] and clock.sleeps == [2.0, 2.0, 2.0]
@@ -177,14 +165,14 @@ def test_poll_until_returns_the_first_done_state_and_reports_progress():
 
 def test_poll_until_honours_the_servers_poll_hint():
     states = iter([("pending", 5.0), ("pending", None), ("done", None)])
-    clock = FakeClock()
+    clock = Clock()
     poll_until(lambda: next(states), is_done=lambda s: s[0] == "done", interval=1.0, sleep=clock.sleep, clock=clock,
                hint=lambda s: s[1])
     assert clock.sleeps == [5.0, 1.0]
 
 
 def test_poll_until_times_out_at_the_deadline():
-    clock, polls = FakeClock(), []
+    clock, polls = Clock(), []
     with pytest.raises(GeneratorError, match="job 7 timed out after 10 s"):
         poll_until(lambda: polls.append(1), is_done=lambda s: False, interval=3.0, deadline_s=10, sleep=clock.sleep,
                    clock=clock, what="job 7")
@@ -297,7 +285,7 @@ def test_tail_of_video_keeps_exactly_the_last_seconds(tmp_path):
 
 
 def test_rate_limiter_allows_a_burst_then_paces():
-    clock = FakeClock()
+    clock = Clock()
     limiter = RateLimiter(2.0, burst=3, clock=clock, sleep=clock.sleep)
     waits = [limiter.acquire() for _ in range(5)]
     assert waits[:3] == [0.0, 0.0, 0.0]
@@ -306,7 +294,7 @@ def test_rate_limiter_allows_a_burst_then_paces():
 
 
 def test_rate_limiter_hands_out_each_token_once_across_threads():
-    clock = FakeClock()
+    clock = Clock()
     limiter = RateLimiter(1.0, burst=10, clock=clock, sleep=lambda s: None)
     got = []
     threads = [threading.Thread(target=lambda: got.append(limiter.try_acquire())) for _ in range(30)]
@@ -372,7 +360,7 @@ def test_a_malformed_prices_file_is_a_config_error(tmp_path, monkeypatch):
 
 
 def test_rate_limiter_does_not_spin_on_float_rounding():
-    clock = FakeClock()
+    clock = Clock()
     limiter = RateLimiter(10.0, burst=1, clock=clock, sleep=clock.sleep)
     waits = [limiter.acquire() for _ in range(50)]
     assert len(clock.sleeps) == 49 and clock.now == pytest.approx(4.9)

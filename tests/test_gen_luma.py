@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from reelwright.errors import (
     BriefError,
@@ -19,16 +17,9 @@ from reelwright.errors import (
 )
 from reelwright.generators.base import ClipRequest
 from reelwright.generators.luma import LumaGenerator
-from reelwright.media.ffmpeg import ffprobe_exe
+from tests.fakes.gen_helpers import Clock, png, probe_frames
 from tests.fakes.luma_server import KEY, MODERATION_REASON, FakeLuma
 from tests.fakes.media_host import Download
-
-
-def probe_frames(path: Path) -> int:
-    out = subprocess.run([ffprobe_exe(), "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
-                          "stream=nb_read_frames", "-of", "csv=p=0", str(path)], capture_output=True, text=True,
-                         check=True)
-    return int(out.stdout.strip())
 
 
 @pytest.fixture(scope="module")
@@ -48,19 +39,6 @@ def keyed(monkeypatch):
     monkeypatch.setenv("LUMAAI_API_KEY", KEY)
 
 
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def make_gen(fake: FakeLuma, clock: Clock | None = None, model: str = "ray-2", **options) -> LumaGenerator:
     clock = clock or Clock()
     return LumaGenerator(model, base_url=fake.base_url, poll_interval=1.0, sleep=clock.sleep, clock=clock, **options)
@@ -71,12 +49,6 @@ def request(tmp_path: Path, name: str = "clip", **kw) -> ClipRequest:
                   width=1280, height=720, aspect="16:9", resolution="720p", out_path=tmp_path / "out" / f"{name}.mp4")
     fields.update(kw)
     return ClipRequest(**fields)
-
-
-def png(tmp_path: Path) -> Path:
-    path = tmp_path / "first.png"
-    Image.new("RGB", (64, 36), (90, 160, 60)).save(path)
-    return path
 
 
 def creates(fake: FakeLuma):
@@ -126,7 +98,7 @@ def test_extension_that_returns_only_new_frames_is_left_whole(fake, keyed, tmp_p
 def test_image_is_sent_as_the_url_the_uploader_returns(fake, keyed, tmp_path):
     gen = make_gen(fake, image_url=lambda path: fake.http.host_file(path.name, path))
     assert gen.capabilities().image_to_video
-    result = gen.generate(request(tmp_path, image=png(tmp_path)))
+    result = gen.generate(request(tmp_path, image=png(tmp_path / "first.png")))
     assert creates(fake)[0].body["keyframes"] == {"frame0": {"type": "image", "url": f"{fake.http.url}/files/first.png"}}
     assert probe_frames(result.path) == 5 * 24
 
@@ -135,7 +107,7 @@ def test_local_image_without_an_uploader_is_refused_clearly(fake, keyed, tmp_pat
     gen = make_gen(fake)
     assert not gen.capabilities().image_to_video
     with pytest.raises(InputFileError, match="image_url="):
-        gen.generate(request(tmp_path, image=png(tmp_path)))
+        gen.generate(request(tmp_path, image=png(tmp_path / "first.png")))
     assert fake.http.log == []
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from reelwright.errors import (
     BriefError,
@@ -20,20 +18,13 @@ from reelwright.errors import (
 from reelwright.generators import model_inputs
 from reelwright.generators.base import ClipRequest
 from reelwright.generators.replicate import ReplicateGenerator
-from reelwright.media.ffmpeg import ffprobe_exe
+from tests.fakes.gen_helpers import Clock, png, probe_frames
 from tests.fakes.media_host import Download
 from tests.fakes.replicate_server import TOKEN, FakeReplicate
 
 WAN_T2V = "wan-video/wan-2.2-t2v-fast"
 WAN_I2V = "wan-video/wan-2.2-i2v-fast"
 KLING = "kwaivgi/kling-v2.5-turbo-pro"
-
-
-def probe_frames(path: Path) -> int:
-    out = subprocess.run([ffprobe_exe(), "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
-                          "stream=nb_read_frames", "-of", "csv=p=0", str(path)], capture_output=True, text=True,
-                         check=True)
-    return int(out.stdout.strip())
 
 
 @pytest.fixture(scope="module")
@@ -53,21 +44,6 @@ def keyed(monkeypatch):
     monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
 
 
-class Clock:
-    """A fake clock that sleeping advances: polls cost no real time."""
-
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def make_gen(fake: FakeReplicate, model: str = WAN_T2V, clock: Clock | None = None, **options) -> ReplicateGenerator:
     clock = clock or Clock()
     return ReplicateGenerator(model, base_url=fake.url, poll_interval=1.0, sleep=clock.sleep, clock=clock, **options)
@@ -78,12 +54,6 @@ def request(tmp_path: Path, **kw) -> ClipRequest:
                   aspect="16:9", resolution="480p", fps=16, out_path=tmp_path / "out" / "clip.mp4")
     fields.update(kw)
     return ClipRequest(**fields)
-
-
-def png(tmp_path: Path, size=(64, 36), name="first.png") -> Path:
-    path = tmp_path / name
-    Image.new("RGB", size, (200, 120, 40)).save(path)
-    return path
 
 
 def creates(fake: FakeReplicate):
@@ -121,7 +91,7 @@ def test_output_given_as_a_list_of_urls_is_downloaded(fake, keyed, tmp_path):
 
 
 def test_small_first_frame_image_is_sent_inline_as_a_data_uri(fake, keyed, tmp_path):
-    result = make_gen(fake, WAN_I2V).generate(request(tmp_path, image=png(tmp_path)))
+    result = make_gen(fake, WAN_I2V).generate(request(tmp_path, image=png(tmp_path / "first.png")))
     sent = creates(fake)[0].body["input"]
     assert sent["image"].startswith("data:image/png;base64,")
     assert "aspect_ratio" not in sent  # image-to-video takes the image's shape
@@ -130,7 +100,7 @@ def test_small_first_frame_image_is_sent_inline_as_a_data_uri(fake, keyed, tmp_p
 
 
 def test_image_goes_through_the_files_api_when_asked(fake, keyed, tmp_path):
-    make_gen(fake, WAN_I2V, file_encoding="url").generate(request(tmp_path, image=png(tmp_path)))
+    make_gen(fake, WAN_I2V, file_encoding="url").generate(request(tmp_path, image=png(tmp_path / "first.png")))
     assert len(fake.uploads) == 1 and b"first.png" in fake.uploads[0]
     assert creates(fake)[0].body["input"]["image"] == f"{fake.url}/v1/files/file1"
 
@@ -245,7 +215,7 @@ def test_unknown_model_gets_a_generic_mapping_and_a_note(fake, keyed, tmp_path):
 def test_inputs_option_overrides_the_models_input_names(fake, keyed, tmp_path):
     gen = make_gen(fake, KLING, inputs={"image": "first_frame", "durations": ["5", "7"], "fixed": {"cfg": 0.5}})
     assert gen.capabilities().allowed_durations() == [5, 7]
-    gen.generate(request(tmp_path, duration=7, resolution="1080p", image=png(tmp_path)))
+    gen.generate(request(tmp_path, duration=7, resolution="1080p", image=png(tmp_path / "first.png")))
     sent = creates(fake)[0].body["input"]
     assert sent["first_frame"].startswith("data:image/png") and "start_image" not in sent
     assert sent["cfg"] == 0.5 and sent["duration"] == 7

@@ -6,7 +6,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from reelwright.errors import (
     BriefError,
@@ -20,6 +19,7 @@ from reelwright.generators.base import ClipRequest
 from reelwright.generators.jobs import RetryPolicy, probe_clip
 from reelwright.generators.prices import price_per_second
 from reelwright.generators.runway import RunwayGenerator, truncate_prompt
+from tests.fakes.gen_helpers import png
 from tests.fakes.media_host import Download
 from tests.fakes.runway_server import HttpFailure, RunwayFake
 
@@ -48,11 +48,6 @@ def gen(fake, sleeps):
     g = make(fake, sleeps, "gen4.5")
     yield g
     g.close()
-
-
-def png(path: Path) -> Path:
-    Image.new("RGB", (64, 36), (30, 30, 200)).save(path)
-    return path
 
 
 def request(tmp_path: Path, **kw) -> ClipRequest:

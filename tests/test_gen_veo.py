@@ -8,7 +8,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from reelwright.errors import (
     BriefError,
@@ -23,14 +22,14 @@ from reelwright.generators.base import ClipRequest, ReferenceImage
 from reelwright.generators.jobs import RetryPolicy, probe_clip
 from reelwright.generators.prices import price_per_second
 from reelwright.generators.veo import VeoGenerator
+from tests.fakes.gen_helpers import png
 from tests.fakes.media_host import Download
-from tests.fakes.veo_server import HttpFailure, VeoFake
+from tests.fakes.veo_server import CLOUD_ENV, HttpFailure, VeoFake
 
 
 @pytest.fixture(autouse=True)
 def _no_cloud_env(monkeypatch):
-    for var in ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_GENAI_USE_VERTEXAI",
-                "GOOGLE_APPLICATION_CREDENTIALS"):
+    for var in CLOUD_ENV:
         monkeypatch.delenv(var, raising=False)
 
 
@@ -53,11 +52,6 @@ def gen(fake, sleeps):
                      retry=RetryPolicy(max_attempts=3, base_delay=0.01))
     yield g
     g.close()
-
-
-def png(path: Path, color=(10, 200, 10)) -> Path:
-    Image.new("RGB", (64, 36), color).save(path)
-    return path
 
 
 def request(tmp_path: Path, **kw) -> ClipRequest:

@@ -10,6 +10,7 @@ import grpc
 import pytest
 from PIL import Image
 
+from tests.fakes.gen_helpers import png
 from tests.fakes.media_host import Download
 from tests.fakes.xai_server import RpcFailure, XAIFake
 from reelwright.errors import BriefError, ExpiredResultError, GeneratorError, MissingKeyError, ModerationError
@@ -38,11 +39,6 @@ def gen(fake, sleeps):
                      retry=RetryPolicy(max_attempts=3, base_delay=0.01))
     yield g
     g.close()
-
-
-def png(path: Path, color=(200, 30, 30)) -> Path:
-    Image.new("RGB", (64, 36), color).save(path)
-    return path
 
 
 def request(tmp_path: Path, **kw) -> ClipRequest:

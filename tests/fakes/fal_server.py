@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.media_host import Download, FakeHTTP, Recorded, make_mp4
+from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, make_mp4
 
 KEY = "fal-fake-key-id:fal-fake-secret"
 MODERATION_DETAIL = [{"loc": ["body", "prompt"], "type": "content_policy_violation", "ctx": {},
@@ -65,7 +65,7 @@ def make_self_signed_cert(folder: Path) -> tuple[Path, Path]:
 
 
 @dataclass
-class FakeFal:
+class FakeFal(FakeService):
     """Scenario knobs: `submit_errors` (queue of (status, detail, error_type, headers) for the
     next submits), `outcome` ('ok' | 'moderated' | 'failed' | 'never'), `polls_to_finish`,
     `default_fps`, and `downloads` on the media host. `host` is what FAL_QUEUE_RUN_HOST takes."""
@@ -80,7 +80,7 @@ class FakeFal:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.http = FakeHTTP()
+        self.http = FakeHTTP(guard=self._denied)
         handler = self.http.httpd.RequestHandlerClass
         handler.do_PUT = lambda h: h._serve("PUT")  # the shared host speaks GET/POST/DELETE only
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -100,24 +100,12 @@ class FakeFal:
     def url(self) -> str:
         return f"https://{self.host}"
 
-    @property
-    def downloads(self) -> deque[Download]:
-        return self.http.downloads
-
-    def close(self) -> None:
-        self.http.close()
-
-    def requests(self, method: str | None = None, contains: str = "") -> list[Recorded]:
-        return self.http.requests(method, contains)
-
     def _denied(self, req: Recorded) -> tuple[int, dict, Any] | None:
         if req.headers.get("authorization") != f"Key {self.key}":
             return 401, {}, {"detail": "Invalid authorization header: no valid key", "error_type": "unauthorized"}
         return None
 
     def _submit(self, req: Recorded) -> tuple[int, dict, Any]:
-        if denied := self._denied(req):
-            return denied
         if self.submit_errors:
             status, detail, error_type, headers = self.submit_errors.popleft()
             return status, headers, {"detail": detail, "error_type": error_type}
@@ -130,8 +118,6 @@ class FakeFal:
                          "cancel_url": f"{base}/cancel", "queue_position": 0}
 
     def _get(self, req: Recorded) -> tuple[int, dict, Any]:
-        if denied := self._denied(req):
-            return denied
         parts = urlsplit(req.path)
         *_, rid, tail = _REQ.match(parts.path).groups()
         job = self.jobs.get(rid)
@@ -169,8 +155,6 @@ class FakeFal:
                                    "file_name": name, "file_size": path.stat().st_size}, "seed": 42}
 
     def _cancel(self, req: Recorded) -> tuple[int, dict, Any]:
-        if denied := self._denied(req):
-            return denied
         rid = _REQ.match(urlsplit(req.path).path).group(3)
         if rid not in self.jobs:
             return 404, {}, {"detail": "Request not found", "error_type": "not_found"}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.media_host import Download, FakeHTTP, Recorded, make_mp4
+from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, make_mp4
 
 KEY = "luma-fake-key-for-tests"
 BASE = "/dream-machine/v1"
@@ -23,7 +23,7 @@ MODERATION_REASON = "400: prompt not allowed because advanced moderation failed"
 
 
 @dataclass
-class FakeLuma:
+class FakeLuma(FakeService):
     """Scenario knobs: `create_errors` (queue of (status, detail, headers) for the next creates),
     `outcome` ('completed' | 'moderated' | 'failed' | 'never'), `polls_to_finish`, `fps`,
     `extension_includes_source` (an extension's video = source + new seconds), and `downloads`. `base_url` is what `LumaAI(base_url=…)` takes."""
@@ -38,7 +38,7 @@ class FakeLuma:
     generations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.http = FakeHTTP()
+        self.http = FakeHTTP(guard=self._denied)
         self.http.route("POST", lambda p: p == f"{BASE}/generations/video", self._create)
         self.http.route("GET", lambda p: p.startswith(f"{BASE}/generations/"), self._get)
         self.http.route("DELETE", lambda p: p.startswith(f"{BASE}/generations/"), self._delete)
@@ -46,16 +46,6 @@ class FakeLuma:
     @property
     def base_url(self) -> str:
         return f"{self.http.url}{BASE}"
-
-    @property
-    def downloads(self) -> deque[Download]:
-        return self.http.downloads
-
-    def close(self) -> None:
-        self.http.close()
-
-    def requests(self, method: str | None = None, contains: str = "") -> list[Recorded]:
-        return self.http.requests(method, contains)
 
     def completed(self, seconds: float = 5) -> str:
         """Add a finished generation (something to extend) and return its id."""
@@ -71,8 +61,6 @@ class FakeLuma:
         return None
 
     def _create(self, req: Recorded) -> tuple[int, dict, Any]:
-        if denied := self._denied(req):
-            return denied
         if self.create_errors:
             status, detail, headers = self.create_errors.popleft()
             return status, headers, {"detail": detail}
@@ -94,8 +82,6 @@ class FakeLuma:
         return 201, {}, self._public(self.generations[gid])
 
     def _get(self, req: Recorded) -> tuple[int, dict, Any]:
-        if denied := self._denied(req):
-            return denied
         gen = self.generations.get(req.path.rsplit("/", 1)[-1])
         if gen is None:
             return 404, {}, {"detail": "Generation not found"}
@@ -103,8 +89,6 @@ class FakeLuma:
         return 200, {}, self._public(gen)
 
     def _delete(self, req: Recorded) -> tuple[int, dict, Any]:
-        if denied := self._denied(req):
-            return denied
         gen = self.generations.pop(req.path.rsplit("/", 1)[-1], None)
         return (204, {}, b"") if gen else (404, {}, {"detail": "Generation not found"})
 

@@ -1,5 +1,6 @@
-"""Shared plumbing for the fake provider servers: real MP4s made with ffmpeg, and a threaded
-HTTP server on 127.0.0.1 that serves them (whole, expired or truncated) and records requests."""
+"""Shared plumbing for the fake provider servers: real MP4s made with ffmpeg, a threaded HTTP
+server on 127.0.0.1 that serves them (whole, expired or truncated) and records requests, and
+`FakeService`, what every HTTP fake offers its tests."""
 
 from __future__ import annotations
 
@@ -73,15 +74,18 @@ class Download:
 class FakeHTTP:
     """A ThreadingHTTPServer with a route table, a request log and file hosting.
 
-    Routes are (method, path predicate, handler(req) -> (status, headers, body)). Files put
-    with `host_file` are served at /files/<name>; `downloads` is a queue of `Download`
-    behaviours applied to the next file GETs (default: whole file)."""
+    Routes are (method, path predicate, handler(req) -> (status, headers, body)). `guard(req)`,
+    when given, checks every routed request first: an answer it returns (a refused key) is sent
+    in place of the handler's; None lets the handler answer. Files put with `host_file` are
+    served at /files/<name>; `downloads` is a queue of `Download` behaviours applied to the
+    next file GETs (default: whole file)."""
 
     routes: list[tuple[str, Callable[[str], bool], Callable[[Recorded], tuple[int, dict, Any]]]] = field(default_factory=list)
     log: list[Recorded] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     downloads: deque = field(default_factory=deque)
     file_key_header: tuple[str, str] | None = None  # (header, value) the files require, if any
+    guard: Callable[[Recorded], tuple[int, dict, Any] | None] | None = None
 
     def __post_init__(self) -> None:
         owner = self
@@ -106,7 +110,8 @@ class FakeHTTP:
                     return owner._serve_file(self, path.removeprefix("/files/"), req)
                 for m, match, handler in owner.routes:
                     if m == method and match(path):
-                        status, headers, payload = handler(req)
+                        refused = owner.guard(req) if owner.guard is not None else None
+                        status, headers, payload = refused or handler(req)
                         return owner._send(self, status, headers, payload)
                 owner._send(self, 404, {}, {"error": f"no route for {method} {path}"})
 
@@ -174,3 +179,28 @@ class FakeHTTP:
             h.close_connection = True
             return
         h.wfile.write(data)
+
+
+class FakeService:
+    """The base of the HTTP provider fakes: each keeps its server in `http` (also `media`, the host
+    of its results) and offers its URL, request log, download behaviours and `close()`."""
+
+    http: FakeHTTP
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    @property
+    def media(self) -> FakeHTTP:
+        return self.http
+
+    @property
+    def downloads(self) -> deque[Download]:
+        return self.http.downloads
+
+    def requests(self, method: str | None = None, contains: str = "") -> list[Recorded]:
+        return self.http.requests(method, contains)
+
+    def close(self) -> None:
+        self.http.close()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.media_host import Download, FakeHTTP, Recorded, make_mp4
+from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, make_mp4
 
 TOKEN = "r8_fake_token_for_tests"
 MODERATION_ERROR = "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
@@ -31,7 +31,7 @@ def problem(status: int, title: str, detail: str) -> dict[str, Any]:
 
 
 @dataclass
-class FakeReplicate:
+class FakeReplicate(FakeService):
     """Scenario knobs: `create_errors` (queue of (status, title, detail, headers) answered to
     the next creates), `outcome` of new predictions ('succeeded' | 'failed' | 'moderated' |
     'never'), `polls_to_finish`, `output_as_list`, `cost` (put in metrics when set),
@@ -49,37 +49,20 @@ class FakeReplicate:
     uploads: list[bytes] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.http = FakeHTTP()
+        self.http = FakeHTTP(guard=self._denied)
         self._ids = itertools.count(1)
         self.http.route("POST", lambda p: bool(_CREATE.match(p)), self._create)
         self.http.route("POST", lambda p: bool(_CANCEL.match(p)), self._cancel)
         self.http.route("GET", lambda p: bool(_PRED.match(p)), self._get)
         self.http.route("POST", lambda p: p == "/v1/files", self._upload)
 
-    @property
-    def url(self) -> str:
-        return self.http.url
-
-    @property
-    def downloads(self) -> deque[Download]:
-        return self.http.downloads
-
-    def close(self) -> None:
-        self.http.close()
-
-    def requests(self, method: str | None = None, contains: str = "") -> list[Recorded]:
-        return self.http.requests(method, contains)
-
-    def _authorized(self, req: Recorded) -> bool:
-        return req.headers.get("authorization") == f"Bearer {self.token}"
-
-    def _unauthorized(self) -> tuple[int, dict, Any]:
-        return 401, {"Content-Type": "application/problem+json"}, problem(
-            401, "Unauthenticated", "You did not pass a valid authentication token")
+    def _denied(self, req: Recorded) -> tuple[int, dict, Any] | None:
+        if req.headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {"Content-Type": "application/problem+json"}, problem(
+                401, "Unauthenticated", "You did not pass a valid authentication token")
+        return None
 
     def _create(self, req: Recorded) -> tuple[int, dict, Any]:
-        if not self._authorized(req):
-            return self._unauthorized()
         if self.create_errors:
             status, title, detail, headers = self.create_errors.popleft()
             return status, {"Content-Type": "application/problem+json", **headers}, problem(status, title, detail)
@@ -101,8 +84,6 @@ class FakeReplicate:
         return 201, {}, self._public(pred)
 
     def _get(self, req: Recorded) -> tuple[int, dict, Any]:
-        if not self._authorized(req):
-            return self._unauthorized()
         pred = self.predictions.get(_PRED.match(req.path.split("?")[0]).group(1))
         if pred is None:
             return 404, {}, problem(404, "Not found", "The requested resource could not be found.")
@@ -110,8 +91,6 @@ class FakeReplicate:
         return 200, {}, self._public(pred)
 
     def _cancel(self, req: Recorded) -> tuple[int, dict, Any]:
-        if not self._authorized(req):
-            return self._unauthorized()
         pred = self.predictions.get(_CANCEL.match(req.path.split("?")[0]).group(1))
         if pred is None:
             return 404, {}, problem(404, "Not found", "The requested resource could not be found.")
@@ -121,8 +100,6 @@ class FakeReplicate:
         return 200, {}, self._public(pred)
 
     def _upload(self, req: Recorded) -> tuple[int, dict, Any]:
-        if not self._authorized(req):
-            return self._unauthorized()
         raw = req.body if isinstance(req.body, bytes) else b""
         self.uploads.append(raw)
         fid = f"file{len(self.uploads)}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .media_host import FAKE_FPS, FakeHTTP, Recorded, make_mp4
+from .media_host import FAKE_FPS, FakeHTTP, FakeService, Recorded, make_mp4
 
 API_VERSION = "2024-11-06"
 CREATED_AT = "2026-11-05T10:00:00.000Z"
@@ -35,7 +35,7 @@ class Task:
 
 
 @dataclass
-class RunwayFake:
+class RunwayFake(FakeService):
     """Knobs: `outcome` ('ok', 'failed', 'never'), `failure_code`, `failure`, `pending_polls`,
     `credits`, `submit_failures` / `poll_failures` (queues of HttpFailure)."""
 
@@ -51,21 +51,10 @@ class RunwayFake:
     tasks: dict[str, Task] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.http = FakeHTTP()
+        self.http = FakeHTTP(guard=self._auth_error)
         self.http.route("POST", lambda p: p in ("/v1/image_to_video", "/v1/text_to_video"), self._create)
         self.http.route("GET", lambda p: p.startswith("/v1/tasks/"), self._retrieve)
         self.http.route("DELETE", lambda p: p.startswith("/v1/tasks/"), self._delete)
-
-    @property
-    def url(self) -> str:
-        return self.http.url
-
-    @property
-    def media(self) -> FakeHTTP:
-        return self.http
-
-    def close(self) -> None:
-        self.http.close()
 
     @property
     def submissions(self) -> list[Recorded]:
@@ -86,9 +75,6 @@ class RunwayFake:
         return f.status, ({"Retry-After": f.retry_after} if f.retry_after is not None else {}), {"error": f.message}
 
     def _create(self, req: Recorded) -> tuple[int, dict, Any]:
-        denied = self._auth_error(req)
-        if denied:
-            return denied
         if self.submit_failures:
             return self._failure(self.submit_failures.popleft())
         body = req.body or {}
@@ -101,9 +87,6 @@ class RunwayFake:
         return 200, {}, {"id": task.id, "estimatedCost": {"credits": self.credits or 0}}
 
     def _retrieve(self, req: Recorded) -> tuple[int, dict, Any]:
-        denied = self._auth_error(req)
-        if denied:
-            return denied
         if self.poll_failures:
             return self._failure(self.poll_failures.popleft())
         task = self.tasks.get(req.path.rsplit("/", 1)[-1])
@@ -132,9 +115,6 @@ class RunwayFake:
         return 200, {}, state
 
     def _delete(self, req: Recorded) -> tuple[int, dict, Any]:
-        denied = self._auth_error(req)
-        if denied:
-            return denied
         task = self.tasks.get(req.path.rsplit("/", 1)[-1])
         if task is None:
             return 404, {}, {"error": "Task not found"}

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .media_host import FAKE_FPS, FakeHTTP, Recorded, make_mp4
+from .media_host import FAKE_FPS, FakeHTTP, FakeService, Recorded, make_mp4
 
 _ids = itertools.count(1)
+# What would send VeoGenerator to Vertex AI or to real Google credentials instead of this fake.
+CLOUD_ENV = ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_GENAI_USE_VERTEXAI",
+             "GOOGLE_APPLICATION_CREDENTIALS")
 
 
 @dataclass
@@ -36,7 +39,7 @@ class Operation:
 
 
 @dataclass
-class VeoFake:
+class VeoFake(FakeService):
     """Knobs: `outcome` ('ok', 'filtered', 'error', 'never'), `pending_polls`, `poll_hint`
     (Retry-After on pending polls), `submit_failures` / `poll_failures` (queues of HttpFailure),
     `error_message`, `extension_returns_full`, `extend_seconds`."""
@@ -64,17 +67,6 @@ class VeoFake:
                         self._vertex_submit)
         self.http.route("POST", lambda p: p.startswith("/v1beta1/projects/") and p.endswith(":fetchPredictOperation"),
                         self._vertex_fetch)
-
-    @property
-    def url(self) -> str:
-        return self.http.url
-
-    @property
-    def media(self) -> FakeHTTP:
-        return self.http
-
-    def close(self) -> None:
-        self.http.close()
 
     @property
     def submissions(self) -> list[Recorded]:

@@ -21,8 +21,7 @@ import httpx
 
 from ..errors import ConfigError, GeneratorError, ModerationError
 from . import jobs, model_inputs
-from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
-from .prices import price_date, price_per_second
+from .base import ClipRequest, ClipResult, ProgressFn
 
 DEFAULT_MODEL = "fal-ai/wan/v2.2-a14b/text-to-video"
 # error_type / detail[].type values fal uses for safety refusals (?); extend with moderation_types=.
@@ -46,35 +45,29 @@ def point_sdk_at_queue(host: str) -> None:
             fal_http.QUEUE_URL_FORMAT = url
 
 
-class FalGenerator(Generator):
+class FalGenerator(model_inputs.HostedModelGenerator):
     name = "fal"
     key_env = "FAL_KEY"
+    default_model = DEFAULT_MODEL
 
     def __init__(self, model: str | None = None, **options: Any):
-        super().__init__(model or DEFAULT_MODEL, **options)
-        self.spec = model_inputs.resolve("fal", self.model, options.get("inputs"))
+        super().__init__(model, **options)
         if options.get("upload", "data_uri") not in ("data_uri", "storage"):
             raise ConfigError(f"fal upload {options['upload']!r} is not one of data_uri, storage")
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._client = jobs.LazyClient(self._new_client, release=_close_sdk)
 
-    def capabilities(self) -> Capabilities:
-        return model_inputs.capabilities_for(
-            self.spec, name=self.name, price_per_second=price_per_second(self.name, self.model),
-            price_date=price_date(), concurrency=int(self.options.get("concurrency", 2)))
+    def _new_client(self) -> Any:
+        import fal_client
+
+        return fal_client.SyncClient(key=jobs.require_key(self.key_env, "fal"))
 
     def _sdk(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import fal_client
-
-                key = jobs.require_key(self.key_env, "fal")
-                self._client = fal_client.SyncClient(key=key)
-            host = self.options.get("queue_host") or os.environ.get("FAL_QUEUE_RUN_HOST") or (
-                f"queue.{os.environ['FAL_RUN_HOST']}" if os.environ.get("FAL_RUN_HOST") else None)
-            if host:
-                point_sdk_at_queue(host)
-            return self._client
+        client = self._client.get()
+        host = self.options.get("queue_host") or os.environ.get("FAL_QUEUE_RUN_HOST") or (
+            f"queue.{os.environ['FAL_RUN_HOST']}" if os.environ.get("FAL_RUN_HOST") else None)
+        if host:
+            point_sdk_at_queue(host)
+        return client
 
     def generate(self, request: ClipRequest, progress: ProgressFn | None = None) -> ClipResult:
         import fal_client
@@ -91,7 +84,7 @@ class FalGenerator(Generator):
                                         on_retry=lambda n, err, wait: report(0.0, f"fal: retry {n} in {wait:.1f} s"))
         try:
             status = jobs.poll_until(
-                lambda: self._call(lambda: handle.status(with_logs=True)),
+                lambda: jobs.call_mapped(lambda: handle.status(with_logs=True), self._map_error),
                 is_done=lambda s: isinstance(s, fal_client.Completed),
                 interval=float(self.options.get("poll_interval", 2.0)),
                 deadline_s=float(self.options.get("deadline_s", 900)),
@@ -104,7 +97,7 @@ class FalGenerator(Generator):
             raise
         if status.error:
             raise self._failure(str(status.error), status.error_type, [])
-        result = jobs.call_with_retries(lambda: self._call(handle.get), policy=policy, sleep=sleep)
+        result = jobs.call_with_retries(handle.get, policy=policy, sleep=sleep, map_error=self._map_error)
         url = model_inputs.video_url_from(result)
         if not url:
             raise GeneratorError(f"fal request {handle.request_id} finished without a video URL "
@@ -128,15 +121,6 @@ class FalGenerator(Generator):
         if self.options.get("upload", "data_uri") == "storage":
             return client.upload_file(path)
         return fal_client.encode_file(path)
-
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - mapped to the error tree
-            mapped = self._map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
     def _cancel(self, handle: Any) -> None:
         try:
@@ -179,10 +163,12 @@ class FalGenerator(Generator):
         return None
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None and "_client" in vars(client):
-            client._client.close()  # noqa: SLF001 - the SDK caches an httpx client and has no close
+        self._client.close()
+
+
+def _close_sdk(client: Any) -> None:
+    if "_client" in vars(client):
+        client._client.close()  # noqa: SLF001 - the SDK caches an httpx client and has no close
 
 
 def _detail_text(detail: Any) -> tuple[str, list[str]]:

@@ -1,15 +1,19 @@
 """Shared job handling for remote video APIs: retries with capped backoff, polling with a
-deadline, whole-or-nothing downloads, rate limiting, key lookup and the final probe of a clip.
+deadline, whole-or-nothing downloads, rate limiting, key lookup, SDK clients and the final probe of a clip.
 
 Every HTTP adapter (xai, veo, runway, replicate, fal, luma) submits → polls → downloads
 through these helpers, so retry and expiry behave the same everywhere:
 
 - `call_with_retries` retries only `TransientGeneratorError` (408/409/429/5xx, connection
   trouble); `ModerationError` and other client errors go straight back to the caller.
+  `call_mapped` applies an adapter's SDK error mapping to a single call.
 - `poll_until` honours a server poll hint (Retry-After) and stops at a deadline.
 - `download` writes to a temp file and renames; a 403/404/410 or a short body is an
   `ExpiredResultError`.
-- `accept_clip` probes the file before a `ClipResult` exists.
+- `accept_clip` probes the file before a `ClipResult` exists; `keep_new_tail` trims an
+  extension that came back with its input.
+- `LazyClient` makes an adapter's SDK client once, on first use, and closes it;
+  `limiter_from` reads the rate-limit options.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -45,6 +49,7 @@ from .prices import price_per_second
 
 T = TypeVar("T")
 S = TypeVar("S")
+C = TypeVar("C")
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 EXPIRED_STATUSES = frozenset({403, 404, 410})
@@ -163,6 +168,18 @@ def call_with_retries(
             if on_retry is not None:
                 on_retry(attempt, transient, wait)
             sleep(wait)
+
+
+def call_mapped(fn: Callable[[], T], map_error: Callable[[BaseException], BaseException | None]) -> T:
+    """Run `fn` once; an error it raises goes out as `map_error(exc)` (raised from `exc`), or as
+    itself when `map_error` returns None. For SDK calls made outside `call_with_retries`."""
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - mapped to the error tree
+        mapped = map_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 def poll_until(
@@ -398,6 +415,40 @@ class RateLimiter:
             waited += wait
 
 
+def limiter_from(options: Mapping[str, Any]) -> RateLimiter | None:
+    """An adapter's rate limit from its options: a shared `limiter` (it keeps several generators on
+    one key under the provider's request rate), else one of `rate_per_s` / `rate_burst`, else None."""
+    rate = options.get("rate_per_s")
+    return options.get("limiter") or (RateLimiter(float(rate), int(options.get("rate_burst", 1))) if rate else None)
+
+
+def _close(client: Any) -> None:
+    client.close()
+
+
+class LazyClient(Generic[C]):
+    """An adapter's SDK client: made by `make()` on first `get()`, once, under a lock (threads share
+    it); `close()` lets it go and releases it with `release(client)` (default `client.close()`)."""
+
+    def __init__(self, make: Callable[[], C], release: Callable[[C], None] = _close):
+        self._make = make
+        self._release = release
+        self._client: C | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> C:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            self._release(client)
+
+
 def require_key(env_var: str | Iterable[str], provider: str) -> str:
     """The first non-empty value of `env_var` (a name or names); MissingKeyError naming them otherwise."""
     names = [env_var] if isinstance(env_var, str) else list(env_var)
@@ -456,3 +507,17 @@ def tail_of_video(src: Path, dest: Path, seconds: float | Fraction) -> Path:
             "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", str(dest)]
     run_ffmpeg(args)
     return Path(dest)
+
+
+def keep_new_tail(request: ClipRequest, meta: dict[str, Any]) -> None:
+    """An extension may come back as input + continuation: keep only the asked-for tail.
+
+    When the clip at `request.out_path` is over half a second longer than asked, the whole video
+    moves to `<stem>.extended-full.mp4` (named in `meta["full_extension"]`) and the out path gets
+    its last `request.duration` seconds."""
+    got = probe_clip(request.out_path).duration
+    if got - Fraction(request.duration) > Fraction(1, 2):
+        whole = request.out_path.with_name(request.out_path.stem + ".extended-full.mp4")
+        request.out_path.replace(whole)
+        tail_of_video(whole, request.out_path, request.duration)
+        meta["full_extension"] = str(whole)

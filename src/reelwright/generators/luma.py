@@ -14,7 +14,6 @@ how many leading frames to drop. Other options: `base_url` (else LUMAAI_BASE_URL
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -56,8 +55,7 @@ class LumaGenerator(Generator):
             raise ConfigError(f"luma extend_result {options['extend_result']!r} is not one of {', '.join(EXTEND_RESULTS)}")
         self.notes = "" if self.model in MODELS else (
             f"{self.model} is not in reelwright's Luma table: ray-2 limits assumed; pass durations=/resolutions=")
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._client = jobs.LazyClient(self._new_client)
 
     def _images_allowed(self) -> bool:
         return self.options.get("image_url") is not None or bool(self.options.get("allow_data_uri"))
@@ -73,15 +71,12 @@ class LumaGenerator(Generator):
             price_date=price_date(), concurrency=int(self.options.get("concurrency", 2)),
             notes="; ".join(n for n in (self.notes, notes) if n))
 
-    def _sdk(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                from lumaai import LumaAI
+    def _new_client(self) -> Any:
+        from lumaai import LumaAI
 
-                key = jobs.require_key(self.key_env, "Luma")
-                # max_retries=0: retries (and their waits) go through jobs.call_with_retries.
-                self._client = LumaAI(auth_token=key, base_url=self.options.get("base_url"), max_retries=0)
-            return self._client
+        key = jobs.require_key(self.key_env, "Luma")
+        # max_retries=0: retries (and their waits) go through jobs.call_with_retries.
+        return LumaAI(auth_token=key, base_url=self.options.get("base_url"), max_retries=0)
 
     def build_params(self, request: ClipRequest) -> dict[str, Any]:
         """The `generations.create` arguments for `request` (BriefError on what Luma cannot make)."""
@@ -133,7 +128,7 @@ class LumaGenerator(Generator):
         report = progress or (lambda fraction, message: None)
         sleep: Callable[[float], None] = self.options.get("sleep", time.sleep)
         policy: jobs.RetryPolicy = self.options.get("retry", jobs.RetryPolicy())
-        client = self._sdk()
+        client = self._client.get()
         params = self.build_params(request)
         report(0.0, f"luma: starting {self.model}")
         generation = jobs.call_with_retries(
@@ -144,7 +139,7 @@ class LumaGenerator(Generator):
             raise GeneratorError("luma accepted the generation but returned no id")
         # Luma has no cancel: past the deadline the job is left to finish on its own.
         generation = jobs.poll_until(
-            lambda: self._call(lambda: client.generations.get(gid)),
+            lambda: jobs.call_mapped(lambda: client.generations.get(gid), self._map_error),
             is_done=lambda g: g.state in ("completed", "failed"),
             interval=float(self.options.get("poll_interval", 3.0)),
             deadline_s=float(self.options.get("deadline_s", 900)),
@@ -191,15 +186,6 @@ class LumaGenerator(Generator):
         tmp.replace(request.out_path)
         return drop
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - mapped to the error tree
-            mapped = self._map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
-
     def _is_moderation(self, text: str) -> bool:
         patterns = self.options.get("moderation_patterns", MODERATION_PATTERNS)
         return any(p.lower() in text.lower() for p in patterns)
@@ -222,7 +208,4 @@ class LumaGenerator(Generator):
         return None
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._client.close()

@@ -3,7 +3,8 @@ model's input dict, and what that model can make. Keys and limits are data, over
 
 Each hosted model takes its own input names (`image` vs `start_image` vs `image_url`),
 durations (seconds, strings, or a frame count at a native fps) and sizes. A `ModelSpec`
-holds those facts; `build_input` applies one; `capabilities_for` declares it to the planner.
+holds those facts; `build_input` applies one; `capabilities_for` declares it to the planner;
+`HostedModelGenerator` is the base of the Replicate and fal adapters that use them.
 Values marked (?) come from third-party pages, not the provider: pass `inputs={...}` (any
 `ModelSpec` field) to a generator to correct one without a release. An unknown model gets a
 generic mapping and a note saying so.
@@ -16,11 +17,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import BriefError, ConfigError, InputFileError
 from ..timing import fraction_str, to_fraction
-from .base import Capabilities, ClipRequest
+from . import prices
+from .base import Capabilities, ClipRequest, Generator
 
 # How the duration reaches the model: an int, a string ("5"), a string with unit ("5s"),
 # a float, or not at all (the model makes one fixed length).
@@ -299,6 +301,23 @@ def capabilities_for(spec: ModelSpec, *, name: str, price_per_second: float = 0.
         concurrency=concurrency,
         notes=spec.notes,
     )
+
+
+class HostedModelGenerator(Generator):
+    """A backend for hosted models: `spec` (from the provider's table, `inputs={...}` laid over it)
+    says how requests become the model's inputs and what it can make. Subclasses set `name` and
+    `default_model`."""
+
+    default_model: ClassVar[str] = ""
+
+    def __init__(self, model: str | None = None, **options: Any):
+        super().__init__(model or self.default_model, **options)
+        self.spec = resolve(self.name, self.model, options.get("inputs"))
+
+    def capabilities(self) -> Capabilities:
+        return capabilities_for(
+            self.spec, name=self.name, price_per_second=prices.price_per_second(self.name, self.model),
+            price_date=prices.price_date(), concurrency=int(self.options.get("concurrency", 2)))
 
 
 def build_input(spec: ModelSpec, request: ClipRequest, *, file_ref: Callable[[Path], Any]) -> dict[str, Any]:

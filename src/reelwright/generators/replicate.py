@@ -22,8 +22,7 @@ import httpx
 
 from ..errors import ConfigError, GeneratorError, ModerationError
 from . import jobs, model_inputs
-from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
-from .prices import price_date, price_per_second
+from .base import ClipRequest, ClipResult, ProgressFn
 
 DEFAULT_MODEL = "wan-video/wan-2.2-t2v-fast"
 INLINE_LIMIT = 256 * 1024  # Replicate suggests data URIs only for small files
@@ -34,35 +33,26 @@ MODERATION_PATTERNS = ("flagged as sensitive", "(e005)", "nsfw", "content policy
 TERMINAL = ("succeeded", "failed", "canceled")
 
 
-class ReplicateGenerator(Generator):
+class ReplicateGenerator(model_inputs.HostedModelGenerator):
     name = "replicate"
     key_env = "REPLICATE_API_TOKEN"
+    default_model = DEFAULT_MODEL
 
     def __init__(self, model: str | None = None, **options: Any):
-        super().__init__(model or DEFAULT_MODEL, **options)
-        self.spec = model_inputs.resolve("replicate", self.model, options.get("inputs"))
+        super().__init__(model, **options)
         encoding = options.get("file_encoding", "auto")
         if encoding not in ("auto", "base64", "url"):
             raise ConfigError(f"replicate file_encoding {encoding!r} is not one of auto, base64, url")
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._client = jobs.LazyClient(self._new_client, release=_close_sdk)
         self._retry_after = threading.local()
 
-    def capabilities(self) -> Capabilities:
-        return model_inputs.capabilities_for(
-            self.spec, name=self.name, price_per_second=price_per_second(self.name, self.model),
-            price_date=price_date(), concurrency=int(self.options.get("concurrency", 2)))
+    def _new_client(self) -> Any:
+        import replicate
 
-    def _sdk(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import replicate
-
-                token = jobs.require_key(self.key_env, "Replicate")
-                # The SDK drops response headers when it raises; keep Retry-After per thread.
-                self._client = replicate.Client(api_token=token, base_url=self.options.get("base_url"),
-                                                event_hooks={"response": [self._remember_retry_after]})
-            return self._client
+        token = jobs.require_key(self.key_env, "Replicate")
+        # The SDK drops response headers when it raises; keep Retry-After per thread.
+        return replicate.Client(api_token=token, base_url=self.options.get("base_url"),
+                                event_hooks={"response": [self._remember_retry_after]})
 
     def _remember_retry_after(self, response: httpx.Response) -> None:
         self._retry_after.value = jobs.retry_after_from_headers(response.headers)
@@ -71,7 +61,7 @@ class ReplicateGenerator(Generator):
         report = progress or (lambda fraction, message: None)
         sleep: Callable[[float], None] = self.options.get("sleep", time.sleep)
         policy: jobs.RetryPolicy = self.options.get("retry", jobs.RetryPolicy())
-        client = self._sdk()
+        client = self._client.get()
         inputs = model_inputs.build_input(self.spec, request, file_ref=self._file_ref)
         report(0.0, f"replicate: starting {self.model}")
         params: dict[str, Any] = {"file_encoding_strategy": "url"}
@@ -84,7 +74,7 @@ class ReplicateGenerator(Generator):
             on_retry=lambda n, err, wait: report(0.0, f"replicate: retry {n} in {wait:.1f} s ({err})"))
         try:
             prediction = jobs.poll_until(
-                lambda: self._fetch(client, prediction.id),
+                lambda: jobs.call_mapped(lambda: client.predictions.get(prediction.id), self._map_error),
                 is_done=lambda p: p.status in TERMINAL,
                 interval=float(self.options.get("poll_interval", 2.0)),
                 deadline_s=float(self.options.get("deadline_s", 900)),
@@ -96,15 +86,6 @@ class ReplicateGenerator(Generator):
             self._cancel(client, prediction.id)
             raise
         return self._finish(prediction, request, report, policy, sleep)
-
-    def _fetch(self, client: Any, prediction_id: str) -> Any:
-        try:
-            return client.predictions.get(prediction_id)
-        except Exception as exc:  # noqa: BLE001 - mapped to the error tree
-            mapped = self._map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
     def _finish(self, prediction: Any, request: ClipRequest, report: ProgressFn, policy: jobs.RetryPolicy,
                 sleep: Callable[[float], None]) -> ClipResult:
@@ -169,13 +150,14 @@ class ReplicateGenerator(Generator):
         return 0.1 + 0.8 * parsed.percentage if parsed is not None else 0.1
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            try:
-                client._client.close()  # noqa: SLF001 - the SDK has no public close
-            except Exception:  # noqa: BLE001
-                pass
+        self._client.close()
+
+
+def _close_sdk(client: Any) -> None:
+    try:
+        client._client.close()  # noqa: SLF001 - the SDK has no public close
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _fetch_output(url: str, dest: Path, progress: Callable[[float], None]) -> None:

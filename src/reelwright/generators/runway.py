@@ -8,7 +8,6 @@ Options: `base_url` (default the SDK's, or RUNWAYML_BASE_URL), `poll_interval` (
 
 from __future__ import annotations
 
-import threading
 import time
 from fractions import Fraction
 from typing import Any
@@ -16,13 +15,14 @@ from typing import Any
 from ..errors import BriefError, ExpiredResultError, GeneratorError, ModerationError, TransientGeneratorError
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 from .jobs import (
-    RateLimiter,
+    LazyClient,
     RetryPolicy,
     accept_clip,
     call_with_retries,
     data_uri,
     download,
     error_for_status,
+    limiter_from,
     poll_until,
     require_key,
     retry_after_from_headers,
@@ -102,12 +102,8 @@ class RunwayGenerator(Generator):
         self.usd_per_credit = float(options.get("usd_per_credit", 0.01))
         self.prompt_limit = int(options.get("prompt_limit", 1000))
         self.cancel_on_timeout = bool(options.get("cancel_on_timeout", True))
-        self._client = None
-        rate = options.get("rate_per_s")
-        # A shared `limiter` keeps several generators on one key under the provider's request rate.
-        self.limiter = options.get("limiter") or (RateLimiter(float(rate), int(options.get("rate_burst", 1)))
-                                                  if rate else None)
-        self._lock = threading.Lock()
+        self._client = LazyClient(self._new_client)
+        self.limiter = limiter_from(options)
 
     def _limit(self) -> None:
         if self.limiter is not None:
@@ -125,20 +121,17 @@ class RunwayGenerator(Generator):
             concurrency=2, notes=f"{text_note}; prompts over {self.prompt_limit} UTF-16 units are cut at a word",
         )
 
-    def client(self):
-        with self._lock:
-            if self._client is None:
-                key = require_key("RUNWAYML_API_SECRET", "Runway")
-                import runwayml
+    def _new_client(self):
+        key = require_key("RUNWAYML_API_SECRET", "Runway")
+        import runwayml
 
-                self._client = runwayml.RunwayML(api_key=key, base_url=self.base_url, max_retries=0, timeout=120.0)
-            return self._client
+        return runwayml.RunwayML(api_key=key, base_url=self.base_url, max_retries=0, timeout=120.0)
+
+    def client(self):
+        return self._client.get()
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._client.close()
 
     def check(self, request: ClipRequest) -> None:
         spec = MODELS[self.model]

@@ -26,18 +26,17 @@ import httpx
 from ..errors import BriefError, ConfigError, GeneratorError, ModerationError
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 from .jobs import (
-    RateLimiter,
     RetryPolicy,
     accept_clip,
     call_with_retries,
     download,
     error_for_status,
     file_base64,
+    keep_new_tail,
+    limiter_from,
     poll_until,
-    probe_clip,
     require_key,
     retry_after_from_headers,
-    tail_of_video,
     validate_request,
 )
 from .prices import price_date, price_per_second
@@ -146,10 +145,7 @@ class VeoGenerator(Generator):
         self.references_need_8s = bool(options.get("references_need_8s", True))
         self._http: httpx.Client | None = None
         self._genai = None
-        rate = options.get("rate_per_s")
-        # A shared `limiter` keeps several generators on one key under the provider's request rate.
-        self.limiter = options.get("limiter") or (RateLimiter(float(rate), int(options.get("rate_burst", 1)))
-                                                  if rate else None)
+        self.limiter = limiter_from(options)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -332,12 +328,7 @@ class VeoGenerator(Generator):
 
     def _finish(self, request: ClipRequest, job_id: str, meta: dict[str, Any], report: ProgressFn) -> ClipResult:
         if request.extend_from is not None or request.extend_job is not None:
-            got = probe_clip(request.out_path).duration
-            if got - Fraction(request.duration) > Fraction(1, 2):
-                whole = request.out_path.with_name(request.out_path.stem + ".extended-full.mp4")
-                request.out_path.replace(whole)
-                tail_of_video(whole, request.out_path, request.duration)
-                meta["full_extension"] = str(whole)
+            keep_new_tail(request, meta)
         result = accept_clip(request.out_path, request, generator=self.name, model=self.model, job_id=job_id,
                              metadata=meta)
         report(1.0, "done")

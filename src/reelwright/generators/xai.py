@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -21,12 +20,14 @@ from typing import Any
 from ..errors import BriefError, ExpiredResultError, GeneratorError, ModerationError, TransientGeneratorError
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 from .jobs import (
-    RateLimiter,
+    LazyClient,
     RetryPolicy,
     accept_clip,
     call_with_retries,
     data_uri,
     download,
+    keep_new_tail,
+    limiter_from,
     poll_until,
     probe_clip,
     require_key,
@@ -100,12 +101,8 @@ class XAIGenerator(Generator):
         self.max_extend_input = Fraction(str(options.get("max_extend_input", 15)))
         self.max_edit_input = Fraction(str(options.get("max_edit_input", "8.7")))
         self.max_reference_duration = Fraction(str(options.get("max_reference_duration", 10)))
-        rate = options.get("rate_per_s")
-        # A shared `limiter` keeps several generators on one key under the provider's request rate.
-        self.limiter = options.get("limiter") or (RateLimiter(float(rate), int(options.get("rate_burst", 1)))
-                                                  if rate else None)
-        self._client = None
-        self._lock = threading.Lock()
+        self.limiter = limiter_from(options)
+        self._client = LazyClient(self._new_client)
 
     def _limit(self) -> None:
         if self.limiter is not None:
@@ -125,22 +122,19 @@ class XAIGenerator(Generator):
                   f"{self.max_extend_input} s; edit input ≤ {self.max_edit_input} s; result URLs valid 24 h",
         )
 
+    def _new_client(self):
+        key = require_key("XAI_API_KEY", "xAI")
+        from xai_sdk import Client
+
+        return Client(api_key=key, api_host=self.api_host, use_insecure_channel=self.insecure,
+                      timeout=self.rpc_timeout)
+
     def client(self):
         """The xai_sdk Client (one per generator; gRPC channels are thread-safe)."""
-        with self._lock:
-            if self._client is None:
-                key = require_key("XAI_API_KEY", "xAI")
-                from xai_sdk import Client
-
-                self._client = Client(api_key=key, api_host=self.api_host, use_insecure_channel=self.insecure,
-                                      timeout=self.rpc_timeout)
-            return self._client
+        return self._client.get()
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._client.close()
 
     def mode_of(self, request: ClipRequest) -> str:
         """text | image | reference | extend | edit: one mode per request, as the API wants."""
@@ -188,7 +182,7 @@ class XAIGenerator(Generator):
         report(0.9, "downloading")
         call_with_retries(lambda: download(url, request.out_path), policy=self.retry, sleep=self.sleep)
         if mode == "extend":
-            self._keep_new_part(request, meta)
+            keep_new_tail(request, meta)
         meta.update({"video_url": url, "reported_duration": response.video.duration})
         result = accept_clip(request.out_path, request, generator=self.name, model=response.model or self.model,
                              cost_usd=cost, job_id=request_id, metadata=meta)
@@ -294,13 +288,3 @@ class XAIGenerator(Generator):
 
             return cost_usd_from_usage(usage)
         return None
-
-    def _keep_new_part(self, request: ClipRequest, meta: dict[str, Any]) -> None:
-        """An extension may come back as input + continuation: keep only the asked-for tail."""
-        got = probe_clip(request.out_path).duration
-        if got - Fraction(request.duration) > Fraction(1, 2):
-            whole = request.out_path.with_name(request.out_path.stem + ".extended-full.mp4")
-            request.out_path.replace(whole)
-            tail_of_video(whole, request.out_path, request.duration)
-            meta["full_extension"] = str(whole)
-
