@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -23,7 +24,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                        "checks, repairs and delivers video of exactly the asked length.")
 # Pipes and CI get a wide console so tables are not folded into unreadable columns.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False)
+# A pipe's stderr is not folded at 80 columns either: a run folder or resume command stays one line.
+err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 Generator = Annotated[str, typer.Option("--generator", "-g", help="Video backend NAME[:MODEL] (see `reelwright generators`).")]
 Duration = Annotated[Optional[str], typer.Option("--duration", "-d", help="Length: 60, 90s, 1:30, '2 minutes'. Overrides the request's words.")]
@@ -39,7 +41,8 @@ RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Where run f
 
 def _fail(exc: BaseException) -> None:
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    err.print(f"[red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    # escaped: messages quote user values and server text, which must not be read as rich markup
+    err.print(f"[red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(getattr(exc, "exit_code", 1))
 
 
@@ -49,7 +52,7 @@ def _run(fn):
     except UserError as exc:
         _fail(exc)
     except ReelwrightError as exc:
-        err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: accepted clips are kept; finish with `reelwright resume RUN`")

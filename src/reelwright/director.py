@@ -424,7 +424,8 @@ class Director:
             estimate = self.generator.estimate_cost(Fraction(req.duration))
             self._reserve(estimate, shot.id)
             step = "generate" if attempt == 0 and not force else "regenerate"
-            self.bus.emit(step, "start", prompt[:80], shot=shot.id, data={"attempt": attempt + 1})
+            # The whole prompt the generator gets (revisions, reference wording) goes to trace.jsonl.
+            self.bus.emit(step, "start", prompt[:80], shot=shot.id, data={"attempt": attempt + 1, "prompt": req.prompt})
             t0 = time.perf_counter()
             result: ClipResult | None = None
             try:
