@@ -3,7 +3,7 @@ over the process tree (Python + every ffmpeg child): the sum of PSS (proportiona
 pages counted once across processes, the machine's real cost), the plain sum of RSS (which counts the
 libraries every ffmpeg maps once per process), and the Python process's own peak RSS. Target: under 300 MB.
 
-    .venv/bin/python benchmarks/bench_memory.py [--minutes 10] [--resolution 360p]
+    .venv/bin/python benchmarks/bench_memory.py [--minutes 10] [--resolution 360p] [--concurrency N]
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--resolution", default="360p")
+    ap.add_argument("--concurrency", type=int, default=None, help="clips made at once (default: the backend's)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "long.mp4"
@@ -57,6 +58,8 @@ def main() -> int:
                 f"a {args.minutes:g} minute video of a city waking up: bakers, cyclists, a market opening, "
                 "children walking to school, a harbour at noon",
                 "-o", str(out), "--resolution", args.resolution, "--runs-dir", str(Path(tmp) / "runs")]
+        if args.concurrency:
+            argv += ["--concurrency", str(args.concurrency)]
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         peak_pss = peak_rss = peak_py = 0

@@ -51,6 +51,7 @@ def not_an_image(tmp_path):
     (["make", "a dog runs", "--ref", "Rex=/nonexistent/dog.png"], "not found"),
     (["make", "a dog runs", "--resolution", "999p"], "resolution"),
     (["make", "a dog runs", "--fps", "0"], "fps"),
+    (["make", "a dog runs", "--concurrency", "0"], "concurrency"),
     (["plan", "a dog runs", "--duration", "0"], "positive"),
     (["resume", "no-such-run"], "no run"),
     (["inspect", "/nonexistent/video.mp4"], "no such file"),

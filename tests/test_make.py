@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from reelwright.api import make_video, plan_video, resume_run
-from reelwright.errors import BudgetExceededError, ClipRejectedError
+from reelwright.errors import BriefError, BudgetExceededError, ClipRejectedError
 from reelwright.generators import register
 from reelwright.media import probe
 
@@ -196,3 +196,31 @@ def test_plain_cuts_keep_the_generated_length(tmp_path):
     make_video(plan=plan, output=tmp_path / "v.mp4", runs_dir=tmp_path / "r")
     asked = dict(ScriptedGenerator.durations_asked)
     assert all(asked[s.id] == s.gen_duration for s in plan.shots)
+
+
+def test_concurrency_option_bounds_clips_made_at_once(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    live, peak = [0], [0]
+    lock = threading.Lock()
+    original = ScriptedGenerator.generate
+
+    def counting(self, request, progress=None):
+        with lock:
+            live[0] += 1
+            peak[0] = max(peak[0], live[0])
+        try:
+            time.sleep(0.2)  # hold the slot so overlapping calls would be seen
+            return original(self, request, progress)
+        finally:
+            with lock:
+                live[0] -= 1
+
+    monkeypatch.setattr(ScriptedGenerator, "generate", counting)
+    make_video("a cat naps, then stretches, then eats, then sleeps", generator="scripted", duration=12,
+               resolution="360p", concurrency=1, output=tmp_path / "v.mp4", runs_dir=tmp_path / "r")
+    assert peak[0] == 1
+    with pytest.raises(BriefError):
+        make_video("a cat naps", generator="scripted", duration=4, concurrency=0, output=tmp_path / "w.mp4",
+                   runs_dir=tmp_path / "r")

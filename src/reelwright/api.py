@@ -114,7 +114,7 @@ def plan_video(request: str | Brief, **kwargs: Any) -> Plan:
 
 def make_video(request: str | Brief | None = None, *, output: Path | str | None = None, plan: Plan | Path | str | None = None,
                runs_dir: Path | str | None = None, bus: EventBus | None = None, agent: bool = False,
-               limits: Limits | None = None, **kwargs: Any) -> Delivery:
+               limits: Limits | None = None, concurrency: int | None = None, **kwargs: Any) -> Delivery:
     """Make a finished, duration-exact video from a request (or from an edited plan)."""
     from .config import default_runs_dir
 
@@ -131,13 +131,16 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
     else:
         brief = make_brief(request, **_brief_kwargs(kwargs))
     out = check_output_path(Path(output)) if output is not None else None
+    if concurrency is not None and concurrency < 1:
+        raise BriefError(f"concurrency must be at least 1, got {concurrency}")
     ffmpeg_exe()  # fail before planning when ffmpeg is missing
     bus = bus or EventBus()
     llm = _make_llm(brief, kwargs)
     judge = _make_judge(llm, kwargs)
     generator = get_generator(brief.generator, **kwargs.get("generator_options", {}))
     run = RunDir.create(Path(runs_dir) if runs_dir else default_runs_dir(), brief)
-    director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge)
+    director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge,
+                        concurrency=concurrency)
     director.fallback = kwargs.get("fallback")
     if loaded_plan is not None:
         director.set_plan(loaded_plan)

@@ -81,6 +81,7 @@ def make(
     fallback: Annotated[Optional[str], typer.Option("--fallback", help="'builtin': continue on the built-in planner if the model fails.")] = None,
     agent: Annotated[bool, typer.Option("--agent", help="Let the chat model drive the tools (builtin policy without --llm).")] = False,
     budget: Annotated[Optional[float], typer.Option("--budget", help="Stop before spending more than this many USD.")] = None,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Clips made at once (at most the backend's own limit).")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     allow_long: Annotated[bool, typer.Option("--allow-long", help="Allow videos over an hour.")] = False,
     runs_dir: RunsDir = None,
@@ -102,7 +103,8 @@ def make(
         return make_video(request, output=target, plan=plan, runs_dir=runs_dir, bus=bus, agent=agent,
                           generator=generator, duration=duration, aspect=aspect, mode=mode, resolution=resolution,
                           fps=fps, references=ref or [], llm=llm, llm_base_url=setting("llm_base_url", llm_base_url),
-                          fallback=fallback, budget_usd=budget, seed=seed, allow_long=allow_long)
+                          fallback=fallback, budget_usd=budget, seed=seed, allow_long=allow_long,
+                          concurrency=concurrency)
 
     try:
         delivery = _run(go)

@@ -83,7 +83,7 @@ class Director:
 
     def __init__(self, brief: Brief, *, run: RunDir, generator: Generator | None = None, llm: Any = None,
                  bus: EventBus | None = None, limits: Limits | None = None, critics: list[Any] | None = None,
-                 judge: Any = None, generator_options: dict[str, Any] | None = None):
+                 judge: Any = None, generator_options: dict[str, Any] | None = None, concurrency: int | None = None):
         self.brief = brief
         self.run = run
         self.bus = bus or EventBus()
@@ -103,6 +103,10 @@ class Director:
         self._shot_reports: dict[str, dict[str, Any]] = {}
         self._critics = critics
         self.anchor_clip: Path | None = None  # a video this run continues (extend)
+        if concurrency is not None and concurrency < 1:
+            raise BriefError(f"concurrency must be at least 1, got {concurrency}")
+        # Clips made at once: the backend's own bound, or fewer when the person asks (rate limits, memory).
+        self.concurrency = min(concurrency, self.caps.concurrency) if concurrency else self.caps.concurrency
         self._frame_counts: dict[Path, int] = {}  # accepted clips never change: probe each once
 
     # ---------------------------------------------------------------- planning
@@ -546,7 +550,7 @@ class Director:
         t0 = time.perf_counter()
         self.bus.emit("generate", "start", f"generating {len(shots)} clips", total=len(shots), completed=0)
         outcomes: list[ShotOutcome] = []
-        workers = max(1, min(self.caps.concurrency, len(chains)))
+        workers = max(1, min(self.concurrency, len(chains)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clip") as pool:
             for phase in self._phases(chains):
                 self._run_phase(pool, phase, force, outcomes, len(shots))
