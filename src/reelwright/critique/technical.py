@@ -113,6 +113,15 @@ def decode_errors(path: str | Path) -> list[str]:
     return lines
 
 
+def _stretch_check(name: str, stretches: list, limit: float, what: str) -> Check:
+    """Pass unless the longest stretch (black, frozen) lasts longer than `limit` seconds."""
+    longest = max(stretches, key=lambda s: s.duration, default=None)
+    value = round(longest.duration, 3) if longest else 0.0
+    detail = (f"{what} from {longest.start:.2f}s to {longest.end:.2f}s ({longest.duration:.2f}s, limit {limit:g}s)"
+              if longest else f"no {name} stretch")
+    return Check(name=name, passed=longest is None or longest.duration <= limit, detail=detail, value=value)
+
+
 def _unreadable(path: str | Path, exc: Exception) -> Verdict:
     return Verdict.from_checks([Check(name="readable", passed=False, detail=str(exc).splitlines()[0])])
 
@@ -172,22 +181,12 @@ def check_clip(path: str | Path, expectation: ClipExpectation) -> Verdict:
         checks.append(Check(name="decode", passed=False, detail=str(exc).splitlines()[0]))
         return Verdict.from_checks(checks)
     scores: dict[str, float] = {}
-    if exp.black_max_s is not None:
-        longest = max(found.black, key=lambda s: s.duration, default=None)
-        scores["black_s"] = round(longest.duration, 3) if longest else 0.0
-        checks.append(Check(
-            name="black", passed=longest is None or longest.duration <= exp.black_max_s,
-            detail=(f"black from {longest.start:.2f}s to {longest.end:.2f}s ({longest.duration:.2f}s, "
-                    f"limit {exp.black_max_s:g}s)") if longest else "no black stretch",
-            value=scores["black_s"]))
-    if exp.freeze_max_s is not None:
-        longest = max(found.frozen, key=lambda s: s.duration, default=None)
-        scores["freeze_s"] = round(longest.duration, 3) if longest else 0.0
-        checks.append(Check(
-            name="frozen", passed=longest is None or longest.duration <= exp.freeze_max_s,
-            detail=(f"picture frozen from {longest.start:.2f}s to {longest.end:.2f}s ({longest.duration:.2f}s, "
-                    f"limit {exp.freeze_max_s:g}s)") if longest else "no frozen stretch",
-            value=scores["freeze_s"]))
+    for name, stretches, limit, what, score in (("black", found.black, exp.black_max_s, "black", "black_s"),
+                                                 ("frozen", found.frozen, exp.freeze_max_s, "picture frozen", "freeze_s")):
+        if limit is not None:
+            check = _stretch_check(name, stretches, limit, what)
+            scores[score] = check.value
+            checks.append(check)
     checks.append(Check(name="decode", passed=not found.errors,
                         detail=found.errors[0] if found.errors else "decodes cleanly", value=len(found.errors)))
     verdict = Verdict.from_checks(checks)
