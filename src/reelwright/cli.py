@@ -110,6 +110,11 @@ def make(
         delivery = _run(go)
     finally:
         renderer.close()
+    _delivered(delivery)
+
+
+def _delivered(delivery) -> None:
+    """The last lines of a command that made a video: where it is, how long, and its run folder."""
     out.print(f"[green]✓[/] {delivery.output}  ({float(delivery.duration):.3f} s, {len(delivery.plan.shots)} shots)")
     out.print(f"  run folder: {delivery.run.root}")
 
@@ -167,7 +172,7 @@ def resume(
         delivery = _run(lambda: resume_run(run, runs_dir=runs_dir, output=output, bus=bus))
     finally:
         renderer.close()
-    out.print(f"[green]✓[/] {delivery.output}  ({float(delivery.duration):.3f} s)")
+    _delivered(delivery)
 
 
 @app.command()

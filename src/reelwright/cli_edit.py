@@ -8,7 +8,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from .cli import Generator, Llm, LlmBase, RunsDir, _bus, _fail, _run, out
+    from .cli import Generator, Llm, LlmBase, RunsDir, _bus, _delivered, _fail, _run, out
 
     @app.command()
     def edit(
@@ -30,14 +30,12 @@ def register(app: typer.Typer) -> None:
         bus, renderer = _bus(verbose)
 
         def go():
+            from .llm.registry import get_llm
+
             if output is not None:
                 check_output_path(output)
-            model = None
-            if llm != "builtin":
-                from .llm.registry import get_llm
-
-                model = get_llm(llm, base_url=llm_base_url)
-            return edit_run(target, request, runs_dir=runs_dir, output=output, bus=bus, llm=model)
+            return edit_run(target, request, runs_dir=runs_dir, output=output, bus=bus,
+                            llm=get_llm(llm, base_url=llm_base_url))
 
         try:
             result = _run(go)
@@ -68,22 +66,18 @@ def register(app: typer.Typer) -> None:
         def go():
             from .media import probe
 
+            from .llm.registry import get_llm
+
             probe(source)  # a clear error for a missing or non-video input
             check_output_path(target)
-            model = None
-            if llm != "builtin":
-                from .llm.registry import get_llm
-
-                model = get_llm(llm, base_url=llm_base_url)
             return extend_video(source, parse_duration_value(to), request=request, generator=generator,
-                                output=target, runs_dir=runs_dir, bus=bus, llm=model)
+                                output=target, runs_dir=runs_dir, bus=bus, llm=get_llm(llm, base_url=llm_base_url))
 
         try:
             delivery = _run(go)
         finally:
             renderer.close()
-        out.print(f"[green]✓[/] {delivery.output}  ({float(delivery.duration):.3f} s)")
-        out.print(f"  run folder: {delivery.run.root}")
+        _delivered(delivery)
 
     @app.command()
     def export(

@@ -30,7 +30,7 @@ from .errors import (
     ReelwrightError,
 )
 from .events import EventBus, TraceWriter
-from .generators.base import Capabilities, ClipRequest, ClipResult, Generator, HistoryFrame, ReferenceImage
+from .generators.base import Capabilities, ClipRequest, ClipResult, Generator, HistoryFrame
 from .generators.registry import get_generator
 from .plan import Plan, Shot
 from .runs.store import AcceptedClip, RunDir, RunState, clip_fingerprint
@@ -82,7 +82,7 @@ class Director:
     """One job. Thread-safe where clips are produced concurrently."""
 
     def __init__(self, brief: Brief, *, run: RunDir, generator: Generator | None = None, llm: Any = None,
-                 bus: EventBus | None = None, limits: Limits | None = None, critics: list[Any] | None = None,
+                 bus: EventBus | None = None, limits: Limits | None = None,
                  judge: Any = None, generator_options: dict[str, Any] | None = None, concurrency: int | None = None):
         self.brief = brief
         self.run = run
@@ -101,7 +101,6 @@ class Director:
         self._reserved_usd = 0.0
         self._steps: list[dict[str, Any]] = []
         self._shot_reports: dict[str, dict[str, Any]] = {}
-        self._critics = critics
         self.anchor_clip: Path | None = None  # a video this run continues (extend)
         if concurrency is not None and concurrency < 1:
             raise BriefError(f"concurrency must be at least 1, got {concurrency}")
@@ -225,10 +224,6 @@ class Director:
         index = self.plan.shots.index(shot)
         return {"index": index + 1, "count": len(self.plan.shots), "beat": shot.beat, "camera": shot.camera,
                 "start_tc": timecode(self.plan.shot_start(shot)), "title": self.plan.title, "shot_id": shot.id}
-
-    def _references_for(self, shot: Shot) -> list[ReferenceImage]:
-        selection = self._selection(shot)
-        return list(selection.refs) if selection is not None else []
 
     def _selection(self, shot: Shot):
         """References for this shot under the generator's cap (spec: context.md), or None without refs."""
