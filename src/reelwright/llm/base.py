@@ -221,19 +221,41 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64] or "response"
 
 
+# Where a JSON schema holds sub-schemas. Everything else is a keyword's value (a property *name* such as
+# `title` is a key of `properties`, not a keyword), so the walk below only strips keywords at schema level.
+_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
+_SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
+_SCHEMA_ONE = ("items", "additionalProperties", "not", "contains", "if", "then", "else", "propertyNames")
+_DROPPED = ("default", "title")
+
+
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema in the subset strict structured output accepts (OpenAI strict mode, Anthropic):
     every object closed (`additionalProperties: false`) with all its properties required, and
-    no `default` or `title` keywords. Optional fields stay optional by allowing null."""
+    no `default` or `title` keywords. Optional fields stay optional by allowing null.
+
+    The walk follows the schema's structure: keywords are dropped only where they are keywords, so
+    a model whose *fields* are named `title`, `default`, `type`, `items`... keeps them."""
+
     def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(x) for x in node]
         if not isinstance(node, dict):
             return node
-        out = {k: walk(v) for k, v in node.items() if k not in ("default", "title")}
-        if out.get("type") == "object" or "properties" in out:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _DROPPED:
+                continue
+            if key in _SCHEMA_MAPS and isinstance(value, dict):
+                out[key] = {name: walk(sub) for name, sub in value.items()}
+            elif key in _SCHEMA_LISTS and isinstance(value, list):
+                out[key] = [walk(sub) for sub in value]
+            elif key in _SCHEMA_ONE and isinstance(value, dict):
+                out[key] = walk(value)
+            else:
+                out[key] = value
+        if out.get("type") == "object" or isinstance(out.get("properties"), dict):
             props = out.get("properties", {})
             out["type"] = "object"
+            out["properties"] = props
             out["additionalProperties"] = False
             out["required"] = list(props)
         return out
