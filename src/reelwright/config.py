@@ -1,11 +1,16 @@
-"""Where things live and what the user configured: CLI flag → env var (REELWRIGHT_*) → config file."""
+"""Where things live and what the user configured, resolved once into one typed `Settings`:
+CLI flag → `REELWRIGHT_<NAME>` env var → config file (`$REELWRIGHT_HOME/config.toml`) → default."""
 
 from __future__ import annotations
 
 import json
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 
@@ -30,25 +35,107 @@ def default_runs_dir() -> Path:
     return Path.cwd() / "runs"
 
 
+class Settings(BaseModel):
+    """What a command runs with. Every field can come from a flag, `REELWRIGHT_<FIELD>` or the config file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generator: str = Field("animatic", description="video backend NAME[:MODEL]")
+    llm: str = Field("builtin", description="builtin, openai:MODEL, anthropic:MODEL, xai:MODEL, ollama:MODEL")
+    llm_base_url: str | None = Field(None, description="base URL of an OpenAI-compatible server")
+    fallback: Literal["builtin"] | None = Field(None, description="continue on the built-in planner if the model fails")
+    runs_dir: Path | None = Field(None, description="where run folders go")
+    budget: float | None = Field(None, ge=0, description="stop before spending more than this many USD")
+    concurrency: int | None = Field(None, ge=1, description="clips made at once")
+
+    @field_validator("generator")
+    @classmethod
+    def _known_generator(cls, v: str) -> str:
+        from .generators.registry import available, parse_spec
+
+        name, _ = parse_spec(v)
+        if name not in available():
+            raise ValueError(f"unknown generator {name!r}: choose one of {', '.join(available())}")
+        return v.strip()
+
+    @field_validator("llm")
+    @classmethod
+    def _llm_spec(cls, v: str) -> str:
+        from .llm.registry import BUILTIN, PROVIDERS
+
+        text = v.strip()
+        provider, sep, model = text.partition(":")
+        if text.lower() not in BUILTIN and (not sep or provider.strip().lower() not in PROVIDERS or not model.strip()):
+            raise ValueError(f"unknown llm {v!r}: use builtin or one of {', '.join(p + ':MODEL' for p in PROVIDERS)}")
+        return text or "builtin"
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) URL, e.g. http://127.0.0.1:11434/v1")
+        return v
+
+
+SETTINGS_KEYS = tuple(Settings.model_fields)
+
+
+def config_path() -> Path:
+    """REELWRIGHT_CONFIG, else `config.toml` in REELWRIGHT_HOME (`config.json` there is still read)."""
+    env = os.environ.get("REELWRIGHT_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    toml = home() / "config.toml"
+    legacy = home() / "config.json"
+    return legacy if legacy.is_file() and not toml.is_file() else toml
+
+
 def load_config() -> dict[str, Any]:
-    """The optional config file: $REELWRIGHT_HOME/config.json (keys: generator, llm, llm_base_url, ...)."""
-    path = Path(os.environ.get("REELWRIGHT_CONFIG", home() / "config.json"))
+    """The config file's table (empty when there is none). TOML, or JSON for a `.json` file."""
+    path = config_path()
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid JSON: {exc}") from exc
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        kind = "JSON" if path.suffix == ".json" else "TOML"
+        raise ConfigError(f"config file {path} is not valid {kind}: {str(exc).splitlines()[0]}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a JSON object")
+        raise ConfigError(f"config file {path} must hold a table of settings")
+    unknown = sorted(set(data) - set(SETTINGS_KEYS))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}: use {', '.join(SETTINGS_KEYS)}")
     return data
 
 
-def setting(name: str, flag_value: Any = None, default: Any = None) -> Any:
-    """Resolve one setting: flag, then REELWRIGHT_<NAME>, then the config file, then default."""
-    if flag_value is not None:
-        return flag_value
-    env = os.environ.get(f"REELWRIGHT_{name.upper()}")
-    if env:
-        return env
-    return load_config().get(name, default)
+def resolve_settings(flags: Mapping[str, Any] | None = None) -> Settings:
+    """One `Settings` from flags (None = not given), then env vars, then the config file, then defaults.
+
+    A bad value is a `ConfigError` naming where it came from (`--budget`, `REELWRIGHT_BUDGET`, the file)."""
+    values: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    path = config_path()
+    for key, value in load_config().items():
+        values[key], source[key] = value, f"{key} in {path}"
+    for key in SETTINGS_KEYS:
+        env = os.environ.get(f"REELWRIGHT_{key.upper()}", "").strip()
+        if env:
+            values[key], source[key] = env, f"REELWRIGHT_{key.upper()}"
+    for key, value in (flags or {}).items():
+        if key not in SETTINGS_KEYS:
+            raise TypeError(f"{key!r} is not a setting")  # a programming error, not the user's
+        if value is not None:
+            values[key], source[key] = value, f"--{key.replace('_', '-')}"
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = str(first["loc"][0]) if first["loc"] else ""
+        ctx = (first.get("ctx") or {}).get("error")
+        why = str(ctx) if ctx else first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{source.get(key, key)}={values.get(key)!r}: {why}") from None
+    if settings.runs_dir is None:
+        settings = settings.model_copy(update={"runs_dir": default_runs_dir()})
+    return settings
+

@@ -1,0 +1,73 @@
+"""`reelwright inspect` and `generators`: facts about a video file and about the backends."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import ReelwrightError
+from .shared import guarded, out
+
+
+def inspect(
+    file: Annotated[Path, typer.Argument(help="A video file.")],
+    target: Annotated[Optional[float], typer.Option("--target", help="Expected duration in seconds.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Probe facts and check results for a video file."""
+    from fractions import Fraction
+
+    from ..critique.technical import check_final
+    from ..media import probe
+    from ..timing import seconds_to_frames
+
+    def go():
+        info = probe(file)
+        frames = seconds_to_frames(Fraction(repr(target)), info.fps) if target else info.frames
+        return info, check_final(file, frames, info.fps)
+
+    info, verdict = guarded(go)
+    if as_json:
+        sys.stdout.write(json.dumps({"probe": info.model_dump(mode="json"), "checks": verdict.model_dump(mode="json")}, indent=2) + "\n")
+        return
+    table = Table(title=str(file), show_header=False)
+    for key, value in info.model_dump(mode="json").items():
+        table.add_row(key, str(value))
+    out.print(table)
+    for c in verdict.checks:
+        out.print(f"{'[green]✓[/]' if c.passed else '[red]✗[/]'} {c.name}: {c.detail}")
+    if not verdict.passed:
+        raise typer.Exit(1)
+
+
+def generators() -> None:
+    """List video backends and what they can do."""
+    from ..generators.registry import available, load_class
+
+    table = Table()
+    for col in ("name", "model", "durations (s)", "aspects", "refs", "modes", "audio", "$/s", "key"):
+        table.add_column(col, overflow="fold", no_wrap=col == "name")
+    for name in available():
+        try:
+            cls = load_class(name)
+            caps = cls().capabilities()
+        except ReelwrightError as exc:
+            table.add_row(name, "-", f"unavailable: {str(exc).splitlines()[0]}", "", "", "", "", "", "")
+            continue
+        durs = caps.allowed_durations()
+        dtext = (f"{float(durs[0]):g}–{float(durs[-1]):g}" if len(durs) > 6 else ", ".join(f"{float(d):g}" for d in durs))
+        modes = [m for m, ok in (("text", caps.text_to_video), ("image", caps.image_to_video), ("extend", caps.extend),
+                                 ("refs", caps.reference_images), ("last", caps.last_frame), ("edit", caps.edit)) if ok]
+        table.add_row(name, caps.model or "-", dtext, ",".join(caps.aspects), str(caps.max_references), " ".join(modes),
+                      "yes" if caps.audio else "no", f"{caps.price_per_second:g}", getattr(cls, "key_env", None) or "-")
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(inspect)
+    app.command()(generators)

@@ -1,0 +1,82 @@
+"""What every command group shares: the consoles, the error edge (one line, exit code 2 for a user error),
+the common options, settings resolution and the progress/delivery printout. Imports nothing from the app."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..config import Settings, resolve_settings
+from ..errors import ReelwrightError, UserError
+from ..events import EventBus
+from ..progress import ConsoleRenderer
+
+T = TypeVar("T")
+
+# Pipes and CI get a wide console so tables are not folded into unreadable columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+# A pipe's stderr is not folded at 80 columns either: a run folder or resume command stays one line.
+err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+
+# Settings options default to None: "not given", so REELWRIGHT_* and the config file can fill them in.
+Generator = Annotated[Optional[str], typer.Option("--generator", "-g", help="Video backend NAME[:MODEL] (see `reelwright generators`). [default: animatic]")]
+Llm = Annotated[Optional[str], typer.Option("--llm", help="builtin, openai:MODEL or anthropic:MODEL. [default: builtin]")]
+LlmBase = Annotated[Optional[str], typer.Option("--llm-base-url", help="Base URL of an OpenAI-compatible server.")]
+Fallback = Annotated[Optional[str], typer.Option("--fallback", help="'builtin': continue on the built-in planner if the model fails.")]
+RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Where run folders go (default: $REELWRIGHT_HOME/runs or ./runs).")]
+Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="The MP4 to write.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show every event, not only the steps.")]
+Duration = Annotated[Optional[str], typer.Option("--duration", "-d", help="Length: 60, 90s, 1:30, '2 minutes'. Overrides the request's words.")]
+Aspect = Annotated[Optional[str], typer.Option("--aspect", help="16:9, 9:16, 1:1, 4:3, ... or vertical/square/widescreen.")]
+Mode = Annotated[Optional[str], typer.Option("--mode", help="create-video, short-film, ugc-product, brand-identity.")]
+Resolution = Annotated[Optional[str], typer.Option("--resolution", help="360p, 480p, 720p (default), 1080p.")]
+Fps = Annotated[Optional[str], typer.Option("--fps", help="Frames per second, e.g. 24, 30, 30000/1001.")]
+Refs = Annotated[Optional[list[str]], typer.Option("--ref", help="Reference image [NAME=]PATH; repeatable.")]
+
+
+def fail(exc: BaseException) -> NoReturn:
+    """End the command with the error's first line on stderr and its exit code (2 for a user error)."""
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    # escaped: messages quote user values and server text, which must not be read as rich markup
+    err.print(f"[red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(getattr(exc, "exit_code", 1))
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run the command's work; reelwright's errors end it cleanly, an interrupt says how to resume."""
+    try:
+        return fn()
+    except UserError as exc:
+        fail(exc)
+    except ReelwrightError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: accepted clips are kept; finish with `reelwright resume RUN`")
+        raise typer.Exit(130)
+
+
+def settings(**flags: Any) -> Settings:
+    """The command's settings: its flags (None = not given) over REELWRIGHT_* over the config file."""
+    return guarded(lambda: resolve_settings(flags))
+
+
+def with_progress(verbose: bool, work: Callable[[EventBus], T]) -> T:
+    """Run `work` with an event bus rendered as progress on stderr; the display is closed on any exit."""
+    renderer = ConsoleRenderer(err, verbose=verbose)
+    try:
+        return guarded(lambda: work(EventBus([renderer])))
+    finally:
+        renderer.close()
+
+
+def delivered(delivery: Any) -> None:
+    """The last lines of a command that made a video: where it is, how long, and its run folder."""
+    out.print(f"[green]✓[/] {delivery.output}  ({float(delivery.duration):.3f} s, {len(delivery.plan.shots)} shots)")
+    out.print(f"  run folder: {delivery.run.root}")
