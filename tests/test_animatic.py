@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from reelwright.errors import BriefError, InputFileError
-from reelwright.generators._cards import palette_for
+from reelwright.generators._palette import palette_for
 from reelwright.generators.animatic import AnimaticGenerator, camera_move
 from reelwright.generators.base import ClipRequest, ReferenceImage
 from reelwright.media.ffmpeg import ffprobe_exe, run_ffmpeg

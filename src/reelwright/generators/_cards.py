@@ -1,168 +1,18 @@
-"""Drawing for the animatic: a palette read from the prompt's words, a painted backdrop scene,
-and the storyboard card (shot, beat, prompt, timecode, camera, reference thumbnails) laid over it."""
+"""Drawing for the animatic: a painted backdrop scene in the prompt's palette (`_palette.py`), and the
+storyboard card (shot, beat, prompt, timecode, camera, reference thumbnails) laid over it."""
 
 from __future__ import annotations
 
-import colorsys
-import hashlib
 import random
-import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-RGB = tuple[int, int, int]
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-FONT_FILES = {"regular": "DejaVuSans.ttf", "bold": "DejaVuSans-Bold.ttf", "mono": "DejaVuSansMono.ttf",
-              "condensed": "DejaVuSansCondensed-Bold.ttf"}
-
-
-def _hex(s: str) -> RGB:
-    return int(s[1:3], 16), int(s[3:5], 16), int(s[5:7], 16)
-
-
-def _mix(a: RGB, b: RGB, t: float) -> RGB:
-    return tuple(int(round(a[i] + (b[i] - a[i]) * t)) for i in range(3))  # type: ignore[return-value]
-
-
-def _shade(c: RGB, k: float) -> RGB:
-    return tuple(max(0, min(255, int(round(v * k)))) for v in c)  # type: ignore[return-value]
-
-
-def _hsv(h: float, s: float, v: float) -> RGB:
-    r, g, b = colorsys.hsv_to_rgb(h % 1.0, max(0.0, min(1.0, s)), max(0.0, min(1.0, v)))
-    return int(r * 255), int(g * 255), int(b * 255)
-
-
-def stable_int(*parts: object) -> int:
-    """A hash that is the same in every process (Python's hash() is salted per run)."""
-    return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:8], "big")
-
-
-@dataclass(frozen=True)
-class Palette:
-    sky_top: RGB
-    sky_bottom: RGB
-    ground: RGB
-    accent: RGB
-    scenery: str = "hills"  # hills, forest, water, city, mountain, dunes, interior, studio, space
-    celestial: str = "sun"  # sun, sun_low, moon, none
-    light: str = "day"
-    minor: bool = False  # for the tone bed: darker moods get a minor chord
-    words: tuple[str, ...] = field(default=())  # the words that chose it, for tests and logs
-
-
-# Time of day / light: (keywords, sky top, sky bottom, accent, celestial, minor)
-LIGHTS: dict[str, tuple[tuple[str, ...], str, str, str, str, bool]] = {
-    "sunset": (("sunset", "dusk", "golden hour", "sundown", "evening", "twilight", "warm light"),
-               "#2e1f5e", "#ff8a4c", "#ffb45e", "sun_low", False),
-    "sunrise": (("sunrise", "dawn", "daybreak", "early morning"), "#5d7fc9", "#ffc79a", "#ffcf8a", "sun_low", False),
-    "night": (("night", "midnight", "moon", "moonlit", "nighttime", "stars", "starry", "nocturnal", "neon", "dark"),
-              "#050a1e", "#1c2d63", "#7fa6ff", "moon", True),
-    "overcast": (("rain", "rainy", "storm", "stormy", "fog", "foggy", "mist", "misty", "cloudy", "overcast", "grey", "gray"),
-                 "#4f5866", "#a3abb5", "#c9d3df", "none", True),
-    "space": (("space", "galaxy", "cosmic", "planet", "astronaut", "nebula", "orbit"),
-              "#02030b", "#1a1240", "#b48cff", "none", True),
-    "underwater": (("underwater", "reef", "deep sea", "coral", "submarine"), "#0d5d78", "#02202c", "#5ee6e0", "none", False),
-    "studio": (("studio", "product shot", "packshot", "white background", "minimal", "minimalist", "clean background"),
-               "#ecebf0", "#c9ccd6", "#ff6b4a", "none", False),
-    "day": (("day", "daytime", "sunny", "noon", "morning", "afternoon", "summer", "blue sky", "bright", "sunshine"),
-            "#3b7dd8", "#c4e6ff", "#ffd35c", "sun", False),
-}
-
-# Place: (keywords, ground colour, scenery)
-PLACES: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "forest": (("forest", "park", "garden", "woods", "woodland", "meadow", "grass", "grassy", "trees", "tree", "jungle",
-                "field", "countryside", "trail", "hike", "hiking", "lawn", "leaves", "nature"), "#2f6e3b", "forest"),
-    "water": (("beach", "ocean", "sea", "coast", "shore", "surf", "surfing", "island", "tropical", "lake", "river",
-               "seaside", "harbor", "harbour", "boat", "waves"), "#e4cf9c", "water"),
-    "city": (("city", "street", "streets", "urban", "downtown", "skyline", "building", "buildings", "alley", "subway",
-              "traffic", "rooftop", "sidewalk", "town", "cyberpunk"), "#2b2f3d", "city"),
-    "mountain": (("mountain", "mountains", "snow", "snowy", "winter", "ski", "alpine", "glacier", "ice", "peak", "cliff"),
-                 "#dbe5f0", "mountain"),
-    "dunes": (("desert", "dune", "dunes", "canyon", "sahara", "savanna"), "#d69a5f", "dunes"),
-    "interior": (("cafe", "café", "coffee", "kitchen", "room", "office", "home", "bedroom", "living room", "interior",
-                  "shop", "store", "restaurant", "bar", "indoors", "inside", "library", "classroom"), "#5a3c2e", "interior"),
-}
-
-COLOUR_WORDS: dict[str, str] = {
-    "red": "#e5484d", "crimson": "#c2183a", "orange": "#ff8f3f", "amber": "#ffb020", "yellow": "#ffd23f",
-    "gold": "#f2c14e", "golden": "#f2c14e", "green": "#46c16b", "emerald": "#1fa974", "teal": "#1fb5a8",
-    "turquoise": "#2ec4c4", "cyan": "#35d0e8", "blue": "#3d7eff", "navy": "#27408b", "purple": "#9b5de5",
-    "violet": "#8e5cf7", "magenta": "#e535ab", "pink": "#ff70a6", "pastel": "#f7b2d9", "silver": "#c0c7d1",
-}
-DARK_MOODS = ("moody", "noir", "horror", "eerie", "sad", "melancholy", "melancholic", "ominous", "gloomy", "tense", "somber")
-BRIGHT_MOODS = ("happy", "joyful", "playful", "vibrant", "cheerful", "colorful", "colourful", "fun", "upbeat", "whimsical")
-
-
-def _find(words: tuple[str, ...], text: str) -> int:
-    """Position of the first of `words` in `text` (whole words), or -1."""
-    best = -1
-    for w in words:
-        m = re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)
-        if m and (best < 0 or m.start() < best):
-            best = m.start()
-    return best
-
-
-def palette_for(prompt: str, seed: int = 0) -> Palette:
-    """Derive the backdrop palette from the colour, light, place and mood words in the prompt.
-
-    Light words pick the sky, place words the ground and scenery; with neither, the colours
-    come from a hash of the prompt so that every shot still looks distinct but stable."""
-    text = prompt.lower()
-    light_hits = sorted((p, k) for k, v in LIGHTS.items() if (p := _find(v[0], text)) >= 0)
-    place_hits = sorted((p, k) for k, v in PLACES.items() if (p := _find(v[0], text)) >= 0)
-    chosen: list[str] = []
-    h = stable_int(prompt, seed)
-    if not light_hits and not place_hits:
-        hue = (h % 1000) / 1000
-        top, bottom = _hsv(hue, 0.55, 0.32), _hsv(hue + 0.07, 0.40, 0.86)
-        ground, accent = _hsv(hue - 0.06, 0.45, 0.30), _hsv(hue + 0.5, 0.55, 1.0)
-        scenery, celestial, light, minor = "hills", ("sun", "sun_low", "none")[h % 3], "hashed", bool(h >> 8 & 1)
-    else:
-        light = light_hits[0][1] if light_hits else "day"
-        words, top_s, bottom_s, accent_s, celestial, minor = LIGHTS[light]
-        top, bottom, accent = _hex(top_s), _hex(bottom_s), _hex(accent_s)
-        place = place_hits[0][1] if place_hits else None
-        if place:
-            ground, scenery = _hex(PLACES[place][1]), PLACES[place][2]
-            chosen.append(place)
-        else:
-            ground, scenery = _mix(bottom, (40, 40, 48), 0.7), "hills"
-        if light_hits:
-            chosen.append(light)
-        if light in ("studio", "space", "underwater"):
-            scenery = light
-        # Light colours the ground: warm at sunset, blue and dark at night.
-        if light == "night":
-            ground = _shade(_mix(ground, (20, 30, 70), 0.55), 0.55)
-        elif light in ("sunset", "sunrise"):
-            ground = _shade(_mix(ground, (120, 50, 60), 0.35), 0.8)
-        elif light == "overcast":
-            ground = _mix(ground, (90, 96, 104), 0.4)
-        if scenery == "interior" and light == "day":
-            top, bottom, celestial = _hex("#3a2a24"), _hex("#c8925e"), "none"
-    colour = sorted((p, k) for k in COLOUR_WORDS if (p := _find((k,), text)) >= 0)
-    if colour:
-        accent = _hex(COLOUR_WORDS[colour[0][1]])
-        top = _mix(top, accent, 0.25)
-        chosen.append(colour[0][1])
-    if _find(DARK_MOODS, text) >= 0:
-        top, bottom, ground = (_shade(_mix(c, (90, 90, 100), 0.3), 0.75) for c in (top, bottom, ground))
-        minor = True
-    elif _find(BRIGHT_MOODS, text) >= 0:
-        top, bottom = _saturate(top, 1.2), _saturate(bottom, 1.2)
-    return Palette(top, bottom, ground, accent, scenery, celestial, light, minor, tuple(chosen))
-
-
-def _saturate(c: RGB, k: float) -> RGB:
-    h, s, v = colorsys.rgb_to_hsv(*(x / 255 for x in c))
-    return _hsv(h, s * k, v)
+from ..media.fonts import FontKind, font_file
+from ._palette import RGB, Palette, hex_rgb, mix_rgb, shade_rgb
 
 
 # The backdrop: a soft painted scene, drawn once per clip at the size the camera move needs.
@@ -214,11 +64,11 @@ def draw_backdrop(size: tuple[int, int], pal: Palette, seed: int) -> Image.Image
     sky = _vertical_gradient(w, h, pal.sky_top, pal.sky_bottom, horizon)
     sx, sy = rng.uniform(0.2, 0.8) * w, (0.5 if pal.celestial == "sun_low" else rng.uniform(0.12, 0.3)) * h
     if pal.celestial in ("sun", "sun_low"):
-        _glow(sky, sx, sy, 0.45 * h, _mix(pal.sky_bottom, (255, 236, 190), 0.6), 0.55)
+        _glow(sky, sx, sy, 0.45 * h, mix_rgb(pal.sky_bottom, (255, 236, 190), 0.6), 0.55)
     elif pal.celestial == "moon":
         _glow(sky, sx, sy, 0.25 * h, (150, 170, 230), 0.3)
     elif pal.scenery in ("studio", "interior"):
-        _glow(sky, 0.5 * w, 0.35 * h, 0.6 * h, _mix(pal.sky_bottom, (255, 255, 255), 0.4), 0.45)
+        _glow(sky, 0.5 * w, 0.35 * h, 0.6 * h, mix_rgb(pal.sky_bottom, (255, 255, 255), 0.4), 0.45)
     img = Image.fromarray(sky.clip(0, 255).astype(np.uint8), "RGB")
     d = ImageDraw.Draw(img, "RGBA")
     u = min(w, h)
@@ -228,7 +78,7 @@ def draw_backdrop(size: tuple[int, int], pal: Palette, seed: int) -> Image.Image
             d.ellipse([x - r, y - r, x + r, y + r], fill=(255, 255, 255, rng.randint(90, 230)))
     if pal.celestial in ("sun", "sun_low"):
         r = u * (0.09 if pal.celestial == "sun_low" else 0.06)
-        d.ellipse([sx - r, sy - r, sx + r, sy + r], fill=_mix(pal.sky_bottom, (255, 244, 200), 0.85) + (240,))
+        d.ellipse([sx - r, sy - r, sx + r, sy + r], fill=mix_rgb(pal.sky_bottom, (255, 244, 200), 0.85) + (240,))
     elif pal.celestial == "moon":
         r = u * 0.055
         d.ellipse([sx - r, sy - r, sx + r, sy + r], fill=(236, 240, 255, 240))
@@ -239,7 +89,7 @@ def draw_backdrop(size: tuple[int, int], pal: Palette, seed: int) -> Image.Image
 
 def _layers(pal: Palette, n: int) -> list[tuple[int, ...]]:
     """Ground colours from far (hazy, close to the sky) to near (full colour)."""
-    return [_mix(pal.ground, pal.sky_bottom, 0.65 * (1 - i / max(1, n - 1)) ** 1.2) + (255,) for i in range(n)]
+    return [mix_rgb(pal.ground, pal.sky_bottom, 0.65 * (1 - i / max(1, n - 1)) ** 1.2) + (255,) for i in range(n)]
 
 
 def _hills(d, w, h, pal, rng, horizon, trees=False):
@@ -248,7 +98,7 @@ def _hills(d, w, h, pal, rng, horizon, trees=False):
         ridge = _ridge(rng, w, base, h * (0.07 - 0.015 * i))
         _fill_below(d, w, h, ridge, col)
         if trees:
-            tree_col = _shade(col[:3], 0.78) + (255,)
+            tree_col = shade_rgb(col[:3], 0.78) + (255,)
             for _ in range(int(w / (90 - 20 * i))):
                 x = rng.uniform(0, w)
                 y = ridge[min(len(ridge) - 1, int(x / w * (len(ridge) - 1)))]
@@ -262,12 +112,12 @@ def _forest(d, w, h, pal, rng, horizon):
 
 def _water(d, w, h, pal, rng, horizon):
     hy = h * horizon
-    sea = _mix(_hex("#1f9e9a"), pal.sky_bottom, 0.3)
+    sea = mix_rgb(hex_rgb("#1f9e9a"), pal.sky_bottom, 0.3)
     d.rectangle([0, hy, w, h], fill=sea + (255,))
     for _ in range(int(h / 14)):
         y = rng.uniform(hy + 4, h * 0.82)
         x, ln = rng.uniform(0, w), w * rng.uniform(0.03, 0.12) * (y - hy) / (h - hy)
-        d.line([(x, y), (x + ln, y)], fill=_mix(sea, (255, 255, 255), 0.5) + (110,), width=max(1, int(h / 400)))
+        d.line([(x, y), (x + ln, y)], fill=mix_rgb(sea, (255, 255, 255), 0.5) + (110,), width=max(1, int(h / 400)))
     sand = _ridge(rng, w, h * 0.86, h * 0.025)
     _fill_below(d, w, h, sand, pal.ground + (255,))
 
@@ -286,14 +136,14 @@ def _city(d, w, h, pal, rng, horizon):
                         if rng.random() < 0.35:
                             d.rectangle([wx, wy, wx + bw * 0.1, wy + h * 0.014], fill=(255, 214, 140, 200))
             x += bw + w * rng.uniform(0.0, 0.015)
-    d.rectangle([0, h * 0.9, w, h], fill=_shade(pal.ground, 0.7) + (255,))
+    d.rectangle([0, h * 0.9, w, h], fill=shade_rgb(pal.ground, 0.7) + (255,))
 
 
 def _mountain(d, w, h, pal, rng, horizon):
-    rock = _mix(_hex("#56637a"), pal.ground, 0.2)
-    snow = _mix((246, 249, 255), pal.sky_bottom, 0.15) + (255,)
+    rock = mix_rgb(hex_rgb("#56637a"), pal.ground, 0.2)
+    snow = mix_rgb((246, 249, 255), pal.sky_bottom, 0.15) + (255,)
     for i in range(3):
-        col = _mix(rock, pal.sky_bottom, 0.55 * (1 - i / 2)) + (255,)
+        col = mix_rgb(rock, pal.sky_bottom, 0.55 * (1 - i / 2)) + (255,)
         base = h * (horizon + 0.1 * i)
         x, pts, caps = -w * 0.1, [(-w * 0.1, base)], []
         while x < w * 1.1:
@@ -311,7 +161,7 @@ def _mountain(d, w, h, pal, rng, horizon):
         pts += [(w * 1.1, base), (w * 1.1, h), (-w * 0.1, h)]
         d.polygon(pts, fill=col)
         for cap in caps:
-            d.polygon(cap, fill=_mix(snow[:3], pal.sky_bottom, 0.4 * (1 - i / 2)) + (255,))
+            d.polygon(cap, fill=mix_rgb(snow[:3], pal.sky_bottom, 0.4 * (1 - i / 2)) + (255,))
     _fill_below(d, w, h, _ridge(rng, w, h * 0.86, h * 0.03), pal.ground + (255,))
 
 
@@ -329,17 +179,17 @@ def _bokeh(d, w, h, pal, rng, count, colour):
 
 def _interior(d, w, h, pal, rng, horizon):
     _bokeh(d, w, h, pal, rng, 26, (255, 214, 150))
-    d.rectangle([0, h * 0.78, w, h], fill=_shade(pal.ground, 0.75) + (255,))
-    d.rectangle([0, h * 0.78, w, h * 0.79], fill=_mix(pal.ground, (255, 255, 255), 0.2) + (255,))
+    d.rectangle([0, h * 0.78, w, h], fill=shade_rgb(pal.ground, 0.75) + (255,))
+    d.rectangle([0, h * 0.78, w, h * 0.79], fill=mix_rgb(pal.ground, (255, 255, 255), 0.2) + (255,))
 
 
 def _studio(d, w, h, pal, rng, horizon):
-    d.ellipse([w * 0.2, h * 0.7, w * 0.8, h * 0.9], fill=_shade(pal.sky_bottom, 0.85) + (255,))
+    d.ellipse([w * 0.2, h * 0.7, w * 0.8, h * 0.9], fill=shade_rgb(pal.sky_bottom, 0.85) + (255,))
 
 
 def _space(d, w, h, pal, rng, horizon):
     r, cx, cy = min(w, h) * 0.22, w * rng.uniform(0.6, 0.8), h * rng.uniform(0.55, 0.75)
-    d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=_mix(pal.accent, (40, 30, 80), 0.45) + (255,))
+    d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=mix_rgb(pal.accent, (40, 30, 80), 0.45) + (255,))
     d.ellipse([cx - r * 1.6, cy - r * 0.18, cx + r * 1.6, cy + r * 0.18], outline=pal.accent + (160,), width=max(2, int(r / 30)))
 
 
@@ -348,7 +198,7 @@ def _underwater(d, w, h, pal, rng, horizon):
         x = rng.uniform(0, w)
         d.polygon([(x, 0), (x + w * 0.05, 0), (x + w * 0.2, h), (x + w * 0.08, h)], fill=(200, 255, 250, 22))
     _bokeh(d, w, h, pal, rng, 30, (210, 250, 255))
-    _fill_below(d, w, h, _ridge(rng, w, h * 0.88, h * 0.03), _shade(pal.accent, 0.5) + (255,))
+    _fill_below(d, w, h, _ridge(rng, w, h * 0.88, h * 0.03), shade_rgb(pal.accent, 0.5) + (255,))
 
 
 _SCENERY = {"hills": _hills, "forest": _forest, "water": _water, "city": _city, "mountain": _mountain,
@@ -362,24 +212,18 @@ def cover(img: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 # The card: everything that stays still on screen while the backdrop moves.
 
-def font(kind: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def font(kind: FontKind, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    path = font_file(kind)
     # One FreeType face per thread: clips render concurrently in worker threads.
-    return _font(kind, size, threading.get_ident())
+    return _font(str(path) if path else "", size, threading.get_ident())
 
 
 @lru_cache(maxsize=256)
-def _font(kind: str, size: int, thread: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    path = FONT_DIR / FONT_FILES[kind]
+def _font(path: str, size: int, thread: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
-        return ImageFont.truetype(str(path), size)
+        return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
     except OSError:
         return ImageFont.load_default(size=size)
-
-
-def mono_font_file() -> str | None:
-    """The monospaced font file for ffmpeg's running timecode, if installed."""
-    p = FONT_DIR / FONT_FILES["mono"]
-    return str(p) if p.is_file() else None
 
 
 def wrap(text: str, fnt, width: float, max_lines: int) -> list[str]:

@@ -15,9 +15,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..brief import ASPECTS
 from ..errors import BriefError, FFmpegError, InputFileError
+from ..media.encode import aac_args, h264_args, mp4_args
 from ..media.ffmpeg import run_ffmpeg
+from ..media.fonts import font_file
+from ..media.util import filter_escape
 from ..timing import seconds_to_frames, timecode, to_fraction
-from . import _cards
+from . import _cards, _palette
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 
 SAMPLE_RATE = 48000
@@ -113,8 +116,8 @@ class AnimaticGenerator(Generator):
         display = request.display or {}
         move = camera_move(str(display.get("camera") or "")) if display.get("camera") else _prompt_move(request.prompt)
         w, h = request.width, request.height
-        pal = _cards.palette_for(request.prompt, request.seed)
-        seed = _cards.stable_int(request.prompt, request.seed, request.shot_id)
+        pal = _palette.palette_for(request.prompt, request.seed)
+        seed = _palette.stable_int(request.prompt, request.seed, request.shot_id)
         background = self._background(request)  # inputs are read first: a bad file fails before any work
         refs = [(_open_image(r.path, "reference image"), r.name) for r in request.references[:4]]
         if background is not None:
@@ -142,10 +145,9 @@ class AnimaticGenerator(Generator):
                 _audio_graph(request, display, pal, seconds)
             args = ["-i", bg_path, "-i", card_path, "-filter_complex", graph,
                     "-map", "[vout]", "-map", "[aout]", "-fps_mode", "passthrough",
-                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-threads", "1", "-pix_fmt", "yuv420p",
-                    "-profile:v", "high", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-                    "-color_range", "tv", "-c:a", "aac", "-b:a", "128k", "-ar", str(SAMPLE_RATE), "-ac", "2",
-                    "-movflags", "+faststart", "-map_metadata", "-1", "-f", "mp4", tmp]
+                    *h264_args(preset="veryfast", crf=20, threads=1, profile="high", bt709=True),
+                    *aac_args(bitrate="128k", sample_rate=SAMPLE_RATE, channels=2), *mp4_args(strip_metadata=True),
+                    "-f", "mp4", tmp]
             try:
                 run_ffmpeg(args, progress=lambda f: report(0.05 + 0.93 * f, f"animatic {request.shot_id}: encoding"),
                            duration_s=float(seconds))
@@ -285,7 +287,7 @@ def _release_heap() -> None:
 
 
 def _video_graph(move: Move, w: int, h: int, fps: Fraction, frames: int, layout: _cards.CardLayout,
-                 pal: _cards.Palette, start: Fraction | None) -> str:
+                 pal: _palette.Palette, start: Fraction | None) -> str:
     """Backdrop (looped still) → per-frame scale and crop (the camera) → card overlay → progress bar → timecode."""
     last = max(1, frames - 1)
     r = _fps_arg(fps)
@@ -312,10 +314,10 @@ def _video_graph(move: Move, w: int, h: int, fps: Fraction, frames: int, layout:
              "[bg][card]overlay=0:0:format=yuv420[v1]",
              f"color=c=0x{bytes(pal.accent).hex()}:s={w}x{layout.bar_h}:r={r},trim=end_frame={frames}[bar]",
              f"[v1][bar]overlay=x='-w+w*(n+1)/{frames}':y={layout.bar_y}[v2]"]
-    font = _cards.mono_font_file()
+    font = font_file("mono")
     if font:
         offset = f"{float(start):.6f}" if start is not None else "0"
-        graph.append(f"[v2]drawtext=fontfile='{font}':text='%{{pts\\:hms\\:{offset}}}':fontsize={layout.tc_size}"
+        graph.append(f"[v2]drawtext=fontfile={filter_escape(str(font))}:text='%{{pts\\:hms\\:{offset}}}':fontsize={layout.tc_size}"
                      f":fontcolor=white:shadowcolor=black@0.6:shadowx=1:shadowy=1"
                      f":x={layout.tc_x_right}-tw:y={layout.tc_y},setsar=1[vout]")
     else:
@@ -329,7 +331,7 @@ _MINOR = [(0, 3, 7, 12), (-4, 3, 8, 12), (-9, 3, 7, 10), (-2, 2, 5, 10)]  # i  V
 _ROOTS = (110.0, 123.47, 130.81, 146.83, 98.0)  # A2 B2 C3 D3 G2
 
 
-def _audio_graph(request: ClipRequest, display: dict, pal: _cards.Palette, seconds: Fraction) -> str:
+def _audio_graph(request: ClipRequest, display: dict, pal: _palette.Palette, seconds: Fraction) -> str:
     """A quiet chord pad with a little pink-noise air, exactly `seconds` long, faded at both ends."""
     samples = seconds_to_frames(seconds, Fraction(SAMPLE_RATE))
     fade = min(0.25, float(seconds) / 4)
@@ -338,18 +340,18 @@ def _audio_graph(request: ClipRequest, display: dict, pal: _cards.Palette, secon
     if not request.audio:
         return f"anullsrc=r={SAMPLE_RATE}:cl=stereo,{tail}"
     # The key belongs to the whole video (title), the chord to the shot's place in it.
-    key = _ROOTS[_cards.stable_int(display.get("title") or "", display.get("count") or "") % len(_ROOTS)]
+    key = _ROOTS[_palette.stable_int(display.get("title") or "", display.get("count") or "") % len(_ROOTS)]
     try:
         step = int(display["index"]) - 1
     except (KeyError, TypeError, ValueError):
-        step = _cards.stable_int(request.shot_id) % 4
+        step = _palette.stable_int(request.shot_id) % 4
     chord = (_MINOR if pal.minor else _MAJOR)[step % 4]
     freqs = [key * 2 ** (s / 12) for s in chord]
     parts, labels = [], []
     for i, f in enumerate(freqs):
         parts.append(f"sine=f={f:.3f}:r={SAMPLE_RATE},volume={0.5 if i == 0 else 0.32}[t{i}]")
         labels.append(f"[t{i}]")
-    noise_seed = _cards.stable_int(request.seed, request.shot_id) % 2**31
+    noise_seed = _palette.stable_int(request.seed, request.shot_id) % 2**31
     parts.append(f"anoisesrc=r={SAMPLE_RATE}:c=pink:a=0.05:seed={noise_seed},lowpass=f=700[nz]")
     labels.append("[nz]")
     parts.append("".join(labels) + f"amix=inputs={len(labels)}:normalize=0,lowpass=f=1800,"

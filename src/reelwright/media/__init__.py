@@ -8,7 +8,8 @@ from .cut import ConcatPlan, concat, plan_concat, transition_total_frames
 from .edit import change_speed, crop_to_aspect, fade
 from .ffmpeg import ffmpeg_exe, ffprobe_exe, run_ffmpeg
 from .frames import extract_frame, extract_last_frame, frames_at, frames_by_index
-from .overlay import find_font, overlay_text
+from .fonts import find_font
+from .overlay import overlay_text
 from .probe import MediaInfo, is_faststart, probe
 from .spec import VideoSpec
 

@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import ToolArgumentError
+from .encode import aac_args, mp4_args
 from .ffmpeg import run_ffmpeg
 from .probe import MediaInfo, probe
 from .util import atomic_output, check_distinct
@@ -24,7 +25,7 @@ def _samples(seconds: Fraction | float | int, sample_rate: int) -> int:
 
 def _audio_codec_args(dst: Path, bitrate: str = "192k") -> list[str]:
     codec = _PCM_SUFFIXES.get(dst.suffix.lower())
-    return ["-c:a", codec] if codec else ["-c:a", "aac", "-b:a", bitrate]
+    return ["-c:a", codec] if codec else aac_args(bitrate=bitrate)
 
 
 def _layout(channels: int) -> str:
@@ -78,7 +79,7 @@ def mux_audio(video: str | Path, audio: str | Path, dst: str | Path, *, gain_db:
              f"{_gain(gain_db)},apad=whole_len={n},atrim=end_sample={n}[a]")
     with atomic_output(dst) as tmp:
         run_ffmpeg(["-i", str(video), "-i", str(audio), "-filter_complex", graph, "-map", "0:v:0", "-map", "[a]",
-                    "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart", str(tmp)])
+                    "-c:v", "copy", *aac_args(), *mp4_args(), str(tmp)])
     return Path(dst)
 
 
@@ -109,5 +110,5 @@ def mix_audio(video: str | Path, audio: str | Path, dst: str | Path, *, gain_db:
              f"apad=whole_len={n},atrim=end_sample={n}[a]")
     with atomic_output(dst) as tmp:
         run_ffmpeg([*args, "-filter_complex", graph, "-map", "0:v:0", "-map", "[a]", "-c:v", "copy",
-                    "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart", str(tmp)])
+                    *aac_args(), *mp4_args(), str(tmp)])
     return Path(dst)

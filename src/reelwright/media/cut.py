@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import FFmpegError, InputFileError, ToolArgumentError
 from .conform import audio_chain, conform, frames_available, render, video_chain
+from .encode import h264_args, mp4_args
 from .ffmpeg import ffmpeg_exe, run_ffmpeg
 from .probe import MediaInfo, probe
 from .spec import VideoSpec
@@ -45,7 +46,7 @@ def _reference_config(spec_json: str) -> str:
     with tempfile.TemporaryDirectory(prefix="rw-ref-") as tmp:
         src = Path(tmp) / "src.mp4"
         run_ffmpeg(["-f", "lavfi", "-i", f"color=gray:size={spec.width}x{spec.height}:rate={spec.fps}:d=0.2",
-                    "-c:v", "libx264", "-preset", "ultrafast", str(src)])
+                    *h264_args(preset="ultrafast"), str(src)])
         out = Path(tmp) / "ref.mp4"
         conform(src, out, spec, frames=2)
         return probe(out).video_config
@@ -146,7 +147,7 @@ def _copy_video_rebuild_audio(listing: Path, sources: list[Path], infos: list[Me
             "-copyts", "-f", "concat", "-safe", "0", "-auto_convert", "0", "-i", str(listing),
             "-f", "f32le", "-ar", str(spec.sample_rate), "-ac", str(spec.channels), "-i", "pipe:0",
             "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *spec.audio_encoder_args(),
-            "-map_metadata", "-1", "-movflags", "+faststart", str(out)]
+            *mp4_args(strip_metadata=True), str(out)]
     total_samples = spec.samples(sum(frames))
     with tempfile.TemporaryFile(mode="w+") as err:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)

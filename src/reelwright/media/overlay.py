@@ -6,51 +6,24 @@ can reach the filtergraph parser."""
 from __future__ import annotations
 
 import math
-import os
 import re
-import shutil
-import subprocess
 import tempfile
 import textwrap
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from ..errors import MissingDependencyError, ToolArgumentError
+from ..errors import ToolArgumentError
 from .conform import render
+from .encode import mp4_args
 from .ffmpeg import run_ffmpeg
+from .fonts import find_font
 from .probe import probe
 from .spec import VideoSpec
 from .util import atomic_output, check_distinct, filter_escape
 
-FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/local/share/fonts",
-             "/Library/Fonts", "C:/Windows/Fonts")
-FONT_NAMES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "Arial.ttf", "arial.ttf", "LiberationSans-Regular.ttf")
 _COLOR = re.compile(r"^(#|0x)?[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?(@[0-9.]+)?$|^[A-Za-z]+(@[0-9.]+)?$")
 _MARGIN = 0.06  # of the frame height, from the top or bottom edge
-
-
-def find_font() -> Path:
-    """A TrueType font for drawtext: REELWRIGHT_FONT, DejaVu Sans, or what fontconfig offers for 'sans'."""
-    env = os.environ.get("REELWRIGHT_FONT")
-    if env:
-        if Path(env).is_file():
-            return Path(env)
-        raise MissingDependencyError(f"the font REELWRIGHT_FONT={env}", "point REELWRIGHT_FONT at a .ttf file")
-    for folder in FONT_DIRS:
-        for name in FONT_NAMES:
-            if (Path(folder) / name).is_file():
-                return Path(folder) / name
-    fc = shutil.which("fc-match")
-    if fc:
-        try:
-            out = subprocess.run([fc, "-f", "%{file}", "sans"], capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            out = ""
-        if out and Path(out).is_file():
-            return Path(out)
-    raise MissingDependencyError("a TrueType font for text overlays",
-                                 "apt-get install fonts-dejavu-core   (or set REELWRIGHT_FONT=/path/to/font.ttf)")
 
 
 def _y_expr(position: str) -> str:
@@ -127,6 +100,6 @@ def overlay_text(src: str | Path, dst: str | Path, overlays: Sequence, spec: Vid
             if spec.matches(info):
                 # Nothing shows in this clip: the video is copied untouched.
                 with atomic_output(dst) as out:
-                    run_ffmpeg(["-i", str(src), "-map", "0", "-c", "copy", "-movflags", "+faststart", str(out)])
+                    run_ffmpeg(["-i", str(src), "-map", "0", "-c", "copy", *mp4_args(), str(out)])
                 return Path(dst)
         return render(src, dst, spec, frames=frames, vpost=filters, info=info, progress=progress)

@@ -10,11 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..timing import Frac
+from .encode import X264_PRESETS, aac_args, h264_args, mp4_args
 from .probe import MediaInfo
 
-X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-_ENCODERS = {"h264": "libx264"}
-_AUDIO_ENCODERS = {"aac": "aac"}
 
 
 class VideoSpec(BaseModel):
@@ -111,16 +109,11 @@ class VideoSpec(BaseModel):
         return not self.mismatches(info, audio=audio)
 
     def video_encoder_args(self) -> list[str]:
-        return ["-c:v", _ENCODERS[self.vcodec], "-preset", self.preset, "-crf", str(self.crf),
-                "-pix_fmt", self.pix_fmt]
+        return h264_args(preset=self.preset, crf=self.crf, pix_fmt=self.pix_fmt)
 
     def audio_encoder_args(self) -> list[str]:
-        # ffmpeg's "fast" AAC coder takes half the CPU of "twoloop" and, by its maintainer's account, sounds
-        # better at bitrates like ours (FFmpeg commit fcb681ac); the cut re-encodes all sound, so it matters.
-        return ["-c:a", _AUDIO_ENCODERS[self.acodec], "-aac_coder", "fast", "-b:a", self.audio_bitrate,
-                "-ar", str(self.sample_rate), "-ac", str(self.channels)]
+        return aac_args(bitrate=self.audio_bitrate, sample_rate=self.sample_rate, channels=self.channels, fast_coder=True)
 
     def output_args(self) -> list[str]:
         """Encoder and muxer arguments for a finished file of this spec."""
-        return [*self.video_encoder_args(), *self.audio_encoder_args(), "-map_metadata", "-1",
-                "-movflags", "+faststart"]
+        return [*self.video_encoder_args(), *self.audio_encoder_args(), *mp4_args(strip_metadata=True)]
