@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -55,3 +56,27 @@ def test_every_make_example_in_the_usage_block_plans(tmp_path):
                               capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert proc.returncode == 0, (line, proc.stderr)
         assert "total " in proc.stdout
+
+
+def section(title: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_layout_paragraph_names_only_what_exists():
+    root, src = README.parent, README.parent / "src" / "reelwright"
+    named = re.findall(r"`([\w./]+(?:\.py|/))`", section("Layout"))
+    assert {"cli/", "config.py", "encode.py", "fonts.py"} <= set(named)
+    # a folder or top-level module by its path; a file inside a folder (cli's `shared.py`) by its name
+    missing = [n for n in named if not ((src / n).exists() or (root / n).exists() or any(src.rglob(n)))]
+    assert missing == []
+
+
+def test_every_option_in_the_table_is_a_real_flag():
+    first_column = re.findall(r"^\| (`-.*?) \|", section("Using it"), flags=re.M)
+    flags = [f for cell in first_column for f in re.findall(r"(?<![\w-])--?[a-z][\w-]*", cell)]
+    assert {"-o", "--output", "--fps", "--generator", "--runs-dir"} <= set(flags)
+    helps = "".join(subprocess.run([sys.executable, "-m", "reelwright.cli", cmd, "--help"], capture_output=True,
+                                   text=True, timeout=60, env={**os.environ, "COLUMNS": "200"}).stdout
+                    for cmd in ("make", "plan"))
+    assert [f for f in flags if f not in helps] == []
