@@ -25,8 +25,8 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 # Settings options default to None: "not given", so REELWRIGHT_* and the config file can fill them in.
-Generator = Annotated[Optional[str], typer.Option("--generator", "-g", help="Video backend NAME[:MODEL] (see `reelwright generators`). [default: animatic]")]
-Llm = Annotated[Optional[str], typer.Option("--llm", help="builtin, openai:MODEL or anthropic:MODEL. [default: builtin]")]
+Generator = Annotated[Optional[str], typer.Option("--generator", "-g", help="Video backend NAME[:MODEL] (see `reelwright generators`); default animatic, or REELWRIGHT_GENERATOR.")]
+Llm = Annotated[Optional[str], typer.Option("--llm", help="builtin (default), openai:MODEL or anthropic:MODEL; or REELWRIGHT_LLM.")]
 LlmBase = Annotated[Optional[str], typer.Option("--llm-base-url", help="Base URL of an OpenAI-compatible server.")]
 Fallback = Annotated[Optional[str], typer.Option("--fallback", help="'builtin': continue on the built-in planner if the model fails.")]
 RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Where run folders go (default: $REELWRIGHT_HOME/runs or ./runs).")]
