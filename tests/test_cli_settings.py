@@ -11,7 +11,8 @@ from fractions import Fraction
 
 import pytest
 
-from reelwright.config import ConfigError, resolve_settings
+from reelwright.config import resolve_settings
+from reelwright.errors import ConfigError
 from reelwright.generators.registry import get_generator
 
 from .test_cli import assert_clean_user_error
@@ -44,6 +45,17 @@ def test_env_generator_plans_for_that_generator_as_the_flag_does():
     animatic = plan_json()
     assert animatic["generator"] == "animatic"
     assert [s["prompt"] for s in animatic["shots"]] != [s["prompt"] for s in by_env["shots"]]
+
+
+def test_env_generator_makes_from_the_plan_that_plan_prints(tmp_path):
+    proc = rw("make", REQUEST, "--runs-dir", str(tmp_path / "runs"), "-o", str(tmp_path / "v.mp4"),
+              env={"REELWRIGHT_GENERATOR": "xai"})
+    assert proc.returncode == 2 and "XAI_API_KEY" in proc.stderr  # it went to xai, which needs its key
+    [run] = list((tmp_path / "runs").iterdir())
+    made = json.loads((run / "plan.json").read_text())
+    planned = plan_json(env={"REELWRIGHT_GENERATOR": "xai"})
+    assert made["generator"] == "xai"
+    assert [(s["frames"], s["prompt"]) for s in made["shots"]] == [(s["frames"], s["prompt"]) for s in planned["shots"]]
 
 
 def test_flag_beats_env_beats_config_file_beats_default(monkeypatch, tmp_path):
