@@ -1,6 +1,10 @@
 """The tool-using agent: a chat model drives the Toolbox through function calling, within harness
 limits, with its context kept short (tool results cut, older turns compacted to a summary).
-`builtin_policy` runs the same tools in the fixed order when no model is configured."""
+`builtin_policy` runs the same tools in the fixed order when no model is configured, and is what the
+run falls back to when a model gives up (never calls a tool, loops on one call, never finishes).
+
+Errors the model can fix (`AgentError`) go back to it as error tool results; a harness limit
+(`LimitExceeded`: steps, takes, spend) ends the run with its message; anything else propagates."""
 
 from __future__ import annotations
 
@@ -13,15 +17,18 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from .brief import Brief
-from .errors import AgentError, ClipRejectedError, ModerationError, ToolArgumentError
+from .director.limits import Limits
+from .errors import AgentError, ConfigError, LimitExceeded, StepsExceeded, TakesExceeded
 from .events import EventBus
 from .llm.base import ChatModel, Message, ToolCall, estimate_tokens
+from .tools import ToolResult, short_args
 
 RESULT_CHARS = 600  # a tool result the model sees, at most
 PLAN_CHARS = 12_000  # the plan summary is kept whole up to this size: it is the job's map
 COMPACT_AT = 0.75  # compact when the next prompt would pass this share of the budget
 COMPACT_TO = 0.45  # and keep recent turns up to this share
 MAX_IDLE_TURNS = 3  # replies without a tool call before the run stops
+MAX_REPEATS = 5  # the same call (tool and arguments) this many times in a row is a loop, not progress
 
 SYSTEM_PROMPT = """You are the director of a video production. You make the video the person asked for by \
 calling tools; you never describe or invent results. Work in this order:
@@ -37,17 +44,25 @@ each other."""
 
 
 class _Stop(Exception):
-    """A harness limit ended the run."""
+    """The run ends: a harness limit (`by="limit"`) or a model that gives up (`by="model"`)."""
+
+    def __init__(self, message: str, by: str):
+        self.by = by
+        super().__init__(message)
 
 
 class ToolboxLike(Protocol):
+    """What a driver needs of `tools.Toolbox` (tests drive the agent with lighter toolboxes)."""
+
     @property
     def specs(self) -> list[Any]: ...
 
-    def call(self, name: str, arguments: dict[str, Any]) -> Any: ...
+    def call(self, name: str, arguments: dict[str, Any]) -> ToolResult: ...
 
     @property
     def finished(self) -> bool: ...
+
+    def takes_left(self, shot_id: str) -> int: ...
 
 
 class AgentReport(BaseModel):
@@ -67,6 +82,7 @@ class AgentReport(BaseModel):
     compactions: int = 0
     finished: bool = False
     stop_reason: str = ""
+    stopped_by: str = ""  # "finished", "model" (gave up: no tool calls, a loop, no finish), "limit", "failed shots"
     wall_s: float = 0.0
 
 
@@ -126,16 +142,16 @@ class _Progress:
         return "\n".join(lines)
 
 
-def run_agent(toolbox: ToolboxLike, llm: ChatModel, brief: Brief, *, limits: Any = None, bus: EventBus | None = None,
-              context_budget_tokens: int = 24_000) -> AgentReport:
+def run_agent(toolbox: ToolboxLike, llm: ChatModel, brief: Brief, *, limits: Limits | None = None,
+              bus: EventBus | None = None, context_budget_tokens: int = 24_000) -> AgentReport:
     """Let `llm` drive `toolbox` until `finish` delivers, a limit is reached, or the model stops.
 
     Errors the model can act on (bad arguments, rejected clips, moderation) go back to it as error
     tool results; any other error stops the run and propagates."""
     bus = bus or EventBus()
     if not llm.supports_tools:
-        raise AgentError(f"{llm.name} cannot call tools; run without --agent or pick another model")
-    max_steps = int(getattr(limits, "max_steps", 200) or 200)
+        raise ConfigError(f"{llm.name} cannot call tools; run without --agent or pick another model")
+    limits = limits or Limits()
     report = AgentReport(model=llm.name, context_budget_tokens=context_budget_tokens)
     started = time.perf_counter()
     ledger_start = len(llm.ledger)
@@ -145,11 +161,15 @@ def run_agent(toolbox: ToolboxLike, llm: ChatModel, brief: Brief, *, limits: Any
     progress = _Progress()
     ratio = 1.0  # provider tokens per estimated token, learnt from usage
     idle = 0
+    last_call: tuple[str, str] | None = None
+    repeats = 0
     bus.emit("agent", "start", f"{llm.name} drives the tools", data={"budget_tokens": context_budget_tokens})
     try:
         while not toolbox.finished:
-            if report.steps >= max_steps:
-                report.stop_reason = f"max steps ({max_steps}) reached"
+            try:
+                limits.check_steps(report.steps)
+            except StepsExceeded as exc:  # a model that never calls finish ends here
+                report.stop_reason, report.stopped_by = str(exc), "model"
                 break
             messages = _context(head, progress, history, compacted=report.compactions > 0)
             estimate = estimate_tokens(messages, SYSTEM_PROMPT, _as_tools(specs)) * ratio
@@ -171,7 +191,7 @@ def run_agent(toolbox: ToolboxLike, llm: ChatModel, brief: Brief, *, limits: Any
                 idle += 1
                 history.append(Message(role="assistant", content=reply.text or "(no reply)"))
                 if idle >= MAX_IDLE_TURNS:
-                    report.stop_reason = "the model stopped calling tools"
+                    report.stop_reason, report.stopped_by = "the model stopped calling tools", "model"
                     break
                 history.append(Message(role="user", content="Continue by calling a tool; call finish when the video is done."))
                 continue
@@ -179,14 +199,20 @@ def run_agent(toolbox: ToolboxLike, llm: ChatModel, brief: Brief, *, limits: Any
             history.append(Message(role="assistant", content=reply.text, tool_calls=reply.tool_calls))
             try:
                 for call in reply.tool_calls:
+                    key = (call.name, json.dumps(call.arguments, sort_keys=True, default=str))
+                    repeats = repeats + 1 if key == last_call else 1
+                    last_call = key
+                    if repeats >= MAX_REPEATS:
+                        raise _Stop(f"the model repeated {call.name}({short_args(call.arguments)}) "
+                                    f"{repeats} times in a row", by="model")
                     history.append(_run_tool(toolbox, call, progress, report, bus))
                     if toolbox.finished:
                         break
             except _Stop as stop:
-                report.stop_reason = str(stop)
+                report.stop_reason, report.stopped_by = str(stop), stop.by
                 break
         else:
-            report.stop_reason = "finished"
+            report.stop_reason, report.stopped_by = "finished", "finished"
     finally:
         report.finished = toolbox.finished
         calls = llm.ledger[ledger_start:]
@@ -210,24 +236,22 @@ def _run_tool(toolbox: ToolboxLike, call: ToolCall, progress: _Progress, report:
                        content=f"arguments are not a JSON object: {call.arguments_error[:200]}")
     try:
         result = toolbox.call(call.name, call.arguments)
-    except (ToolArgumentError, ClipRejectedError, ModerationError) as exc:
+    except AgentError as exc:  # the model can fix it: bad arguments, a rejected clip, moderation
         report.tool_errors += 1
         bus.emit("tool", "failed", f"{call.name}: {exc}", shot=call.arguments.get("shot_id"))
         progress.record(call.name, call.arguments, False, str(exc), {})
         return Message(role="tool", tool_call_id=call.id, name=call.name, is_error=True,
                        content=shorten(str(exc), RESULT_CHARS))
-    except AgentError as exc:  # a harness limit (steps, spend) the model cannot work around
-        raise _Stop(str(exc)) from exc
-    ok = bool(getattr(result, "ok", True))
-    content = str(getattr(result, "content", result))
-    data = dict(getattr(result, "data", {}) or {})
+    except LimitExceeded as exc:  # a harness limit (steps, takes, spend) the model cannot work around
+        raise _Stop(str(exc), by="limit") from exc
+    ok, content, data = result.ok, result.content, dict(result.data)
     progress.record(call.name, call.arguments, ok, content, data)
     limit = PLAN_CHARS if call.name == "plan_shots" else RESULT_CHARS
     text = summarise_result(call.name, content, data, limit)
     return Message(role="tool", tool_call_id=call.id, name=call.name, content=text, is_error=not ok)
 
 
-def brief_message(brief: Brief, limits: Any = None) -> str:
+def brief_message(brief: Brief, limits: Limits | None = None) -> str:
     parts = [f"Request: {brief.request}"]
     if brief.duration is not None:
         parts.append(f"Length: exactly {float(brief.duration):g} s")
@@ -235,9 +259,9 @@ def brief_message(brief: Brief, limits: Any = None) -> str:
         parts.append(f"Aspect: {brief.aspect}")
     parts.append(f"Generator: {brief.generator}")
     if limits is not None:
-        parts.append(f"Limits: {getattr(limits, 'max_steps', '?')} tool steps, "
-                     f"{getattr(limits, 'max_retries_per_shot', '?')} regenerations per shot"
-                     + (f", ${limits.max_spend_usd:.2f} spend" if getattr(limits, "max_spend_usd", None) else ""))
+        parts.append(f"Limits: {limits.max_steps} tool steps, "
+                     f"{limits.max_retries_per_shot} regenerations per shot"
+                     + (f", ${limits.max_spend_usd:.2f} spend" if limits.max_spend_usd else ""))
     return "\n".join(parts)
 
 
@@ -322,13 +346,14 @@ def _probe_facts(content: str) -> str | None:
 
 
 def builtin_policy(toolbox: ToolboxLike, brief: Brief, *, bus: EventBus | None = None) -> AgentReport:
-    """The fixed-order policy over the same tools: plan, generate every shot, check, regenerate what
-    failed (within the toolbox's retry limit, with the rejection reasons as feedback), concat, finish.
-    Overlays the person asked for are already in the plan, so none are added."""
+    """The fixed-order policy over the same tools: plan, generate every shot (each call is the take loop,
+    so a failing shot already used its takes), check, regenerate what failed a later check while the shot
+    has takes left, concat, finish. Overlays the person asked for are already in the plan, so none are
+    added. Also the fallback when a chat model gives up, so it picks up whatever is already accepted."""
     report = AgentReport(policy="builtin", model="builtin")
     started = time.perf_counter()
 
-    def call(name: str, **args: Any) -> Any:
+    def call(name: str, **args: Any) -> ToolResult:
         report.steps += 1
         report.tool_calls += 1
         return toolbox.call(name, args)
@@ -337,7 +362,12 @@ def builtin_policy(toolbox: ToolboxLike, brief: Brief, *, bus: EventBus | None =
     shots = [str(s) for s in plan.data.get("shots", [])]
     failed: dict[str, str] = {}
     for shot in shots:
-        result = call("generate_clip", shot_id=shot)
+        try:
+            result = call("generate_clip", shot_id=shot)
+        except TakesExceeded as exc:  # an earlier driver used this shot's takes without an accepted clip
+            report.tool_errors += 1
+            failed[shot] = str(exc)
+            continue
         if not result.ok:
             failed[shot] = result.content
     for shot in shots:
@@ -346,22 +376,19 @@ def builtin_policy(toolbox: ToolboxLike, brief: Brief, *, bus: EventBus | None =
             if not checked.ok:
                 failed[shot] = checked.content
     for shot, reason in list(failed.items()):
-        while True:
-            try:
-                result = call("regenerate_clip", shot_id=shot, feedback=reason)
-            except ToolArgumentError:  # regenerations used up
-                report.tool_errors += 1
-                break
+        while toolbox.takes_left(shot) > 0:
+            result = call("regenerate_clip", shot_id=shot, feedback=reason)
             if result.ok:
                 failed.pop(shot)
                 break
             reason = result.content
     if failed:
         report.stop_reason = "shots failed their checks: " + "; ".join(f"{k}: {v}" for k, v in failed.items())
+        report.stopped_by = "failed shots"
     else:
         call("concat")
         call("finish")
-        report.stop_reason = "finished"
+        report.stop_reason, report.stopped_by = "finished", "finished"
     report.finished = toolbox.finished
     report.wall_s = round(time.perf_counter() - started, 3)
     if bus is not None:

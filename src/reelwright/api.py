@@ -7,9 +7,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .brief import MAX_SECONDS_WITHOUT_ALLOW_LONG, Brief, Reference, check_reference_files
+from .brief import Brief, Reference, check_reference_files
 from .director import Delivery, Director, Limits
-from .errors import BriefError, InputFileError
+from .errors import BriefError, InputFileError, LimitExceeded
 from .events import EventBus
 from .generators.registry import get_generator
 from .media.ffmpeg import ffmpeg_exe
@@ -45,8 +45,8 @@ def make_brief(request: str, *, duration: Any = None, aspect: str | None = None,
         raise BriefError(str(ctx_err) if ctx_err else f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
     if brief.budget_usd is not None and brief.budget_usd < 0:
         raise BriefError(f"budget must not be negative, got {brief.budget_usd}")
-    if brief.duration is not None and brief.duration > MAX_SECONDS_WITHOUT_ALLOW_LONG and not allow_long:
-        raise BriefError(f"{float(brief.duration):g} s is over an hour; pass --allow-long to make it anyway")
+    if brief.duration is not None:
+        Limits.check_length(brief.duration, allow_long)
     if brief.references:
         check_reference_files(brief.references)
     return brief
@@ -140,30 +140,47 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
     generator = get_generator(brief.generator, **kwargs.get("generator_options", {}))
     run = RunDir.create(Path(runs_dir) if runs_dir else default_runs_dir(), brief)
     director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge,
-                        concurrency=concurrency)
-    director.fallback = kwargs.get("fallback")
+                        concurrency=concurrency, fallback=kwargs.get("fallback"))
     if loaded_plan is not None:
         director.set_plan(loaded_plan)
     if agent:
-        from .agent import builtin_policy, run_agent
-        from .tools import Toolbox
+        return _drive_with_agent(director, llm, brief, out)
+    return director.run_all(out)
 
-        toolbox = Toolbox(director, output=out)
+
+def _drive_with_agent(director: Director, llm: Any, brief: Brief, out: Path | None) -> Delivery:
+    """Let a driver make the video through the tools: the chat model, or the built-in policy without
+    one. A model that gives up (no tool calls, a loop, no finish) hands over to the built-in policy
+    with a warning; a harness limit or failed shots stop the run with their reason."""
+    from .agent import builtin_policy, run_agent
+    from .tools import Toolbox
+
+    bus = director.bus
+    toolbox = Toolbox(director, output=out)
+    try:
         if llm is None:
             agent_report = builtin_policy(toolbox, brief, bus=bus)
         else:
             agent_report = run_agent(toolbox, llm, brief, limits=director.limits, bus=bus)
-        summary = agent_report.model_dump(mode="json") if hasattr(agent_report, "model_dump") else dict(agent_report)
-        if toolbox.delivery is None:
-            director._write_report(status="failed", agent=summary)
-            reason = summary.get("stop_reason") or "no reason given"
-            raise BriefError(f"the agent stopped without delivering a video: {reason}")
-        report = director.run.load_report()
-        report["agent"] = summary
-        director.run.save_report(report)
-        toolbox.delivery.report = report
-        return toolbox.delivery
-    return director.run_all(out)
+            if toolbox.delivery is None and agent_report.stopped_by == "model":
+                warning = (f"the agent model gave up ({agent_report.stop_reason}); "
+                           "the fixed policy finishes the video")
+                bus.emit("agent", "warning", warning)
+                director.report.warn(warning)
+                toolbox.steps = 0  # a new driver gets its own steps; takes and spend carry over
+                fallback = builtin_policy(toolbox, brief, bus=bus)
+                director.report.add_section("agent_fallback", fallback.model_dump(mode="json"))
+    except LimitExceeded as exc:
+        director.fail(exc)
+        raise
+    summary = agent_report.model_dump(mode="json")
+    director.report.add_section("agent", summary)
+    if toolbox.delivery is None:
+        reason = director.report.sections.get("agent_fallback", summary).get("stop_reason") or "no reason given"
+        director.write_report(status="failed", error=reason)
+        raise BriefError(f"the agent stopped without delivering a video: {reason}")
+    toolbox.delivery.report = director.report.amend(director.production)
+    return toolbox.delivery
 
 
 def resume_run(ref: str | Path, *, runs_dir: Path | str | None = None, output: Path | str | None = None,

@@ -7,11 +7,15 @@
     │   │   └── MissingKeyError   an API key env var is not set (names the variable)
     │   ├── MissingDependencyError  an extra or a binary is missing (names the install command)
     │   ├── InputFileError        a reference/input file is unreadable or of the wrong kind
-    │   └── BudgetExceededError   the next clip would cross --budget
-    ├── AgentError                the agent can act on it (goes back into the loop)
-    │   ├── ClipRejectedError     a clip failed its checks
+    │   └── LimitExceeded         a harness limit was reached; the run stops (never goes back to the model)
+    │       ├── BudgetExceededError  the next take would cross --budget          (Limits.check_spend)
+    │       ├── StepsExceeded     the driver used its tool/model steps            (Limits.check_steps)
+    │       ├── TakesExceeded     a shot used its 1 + max_retries_per_shot takes  (Limits.check_takes)
+    │       └── LengthExceeded    over an hour without --allow-long (also BriefError) (Limits.check_length)
+    ├── AgentError                the driving model can fix it: goes back to the model as a tool error
+    │   ├── ClipRejectedError     a clip failed its checks (revise the prompt)
     │   ├── ModerationError       the provider refused the prompt or input; rewrite, don't retry
-    │   └── ToolArgumentError     a tool was called with bad arguments
+    │   └── ToolArgumentError     a tool was called with bad arguments, or out of order
     ├── GeneratorError            a generator backend failed (third-party errors wrapped here)
     │   ├── TransientGeneratorError  retryable: 408/409/429/5xx, connection errors, timeouts
     │   └── ExpiredResultError    a result URL expired or a download was truncated
@@ -65,12 +69,31 @@ class InputFileError(UserError):
     """An input file (reference image, video, plan) is missing, unreadable or of the wrong kind."""
 
 
-class BudgetExceededError(UserError):
+class LimitExceeded(UserError):
+    """A harness limit (spend, steps, takes, length) was reached. The run stops with this message;
+    no driver (fixed policy or model) can work around it. Raised only by the named checks in
+    `director.limits.Limits`, so each limit is defined and worded once."""
+
+
+class BudgetExceededError(LimitExceeded):
     """Generating the next clip would cross the budget."""
 
 
+class StepsExceeded(LimitExceeded):
+    """The driver used its steps (tool calls or model turns) without finishing."""
+
+
+class TakesExceeded(LimitExceeded):
+    """A shot used every take it is allowed (1 + max_retries_per_shot)."""
+
+
+class LengthExceeded(LimitExceeded, BriefError):
+    """The video would be over an hour and --allow-long was not given."""
+
+
 class AgentError(ReelwrightError):
-    """An error the agent loop can act on (regenerate, rewrite, retry with other arguments)."""
+    """An error the driving model can fix (regenerate, rewrite, call with other arguments): the agent
+    loop hands it back to the model as an error tool result. Harness limits are `LimitExceeded`."""
 
 
 class ClipRejectedError(AgentError):

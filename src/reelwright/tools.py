@@ -1,12 +1,12 @@
 """The typed tools an agent drives: plan shots, generate/regenerate/extend/check a clip, overlay text,
 trim, concat, probe, finish. Each is a thin, validated call into the Director, so the fixed policy and
-a chat model share one tool layer and the same limits.
+a chat model share one tool layer, one take loop (`director.takes`) and the same limits.
 
-Errors the model can fix come back as `ToolArgumentError`; everything else stops the run."""
+Errors the model can fix come back as `AgentError` subclasses (`ToolArgumentError`, `ClipRejectedError`);
+a harness limit raises `LimitExceeded` and stops the run; anything else is a fault and propagates."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -15,11 +15,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .director import Delivery, Director, Limits
-from .errors import AgentError, ClipRejectedError, ToolArgumentError
+from .errors import ClipRejectedError, ToolArgumentError
 from .plan import Overlay
 from .timing import seconds_to_frames
 
-__all__ = ["Limits", "ToolResult", "ToolSpec", "Toolbox"]
+__all__ = ["Limits", "ToolResult", "ToolSpec", "Toolbox", "short_args"]
 
 
 class ToolSpec(BaseModel):
@@ -82,7 +82,6 @@ class Toolbox:
         self.output = output
         self.limits = limits or director.limits
         self.steps = 0
-        self.retries: Counter[str] = Counter()
         self.delivery: Delivery | None = None
         self._cut: Path | None = None
         self._tools: dict[str, tuple[str, type[_Args], Callable[[Any], ToolResult]]] = {
@@ -106,10 +105,13 @@ class Toolbox:
     def finished(self) -> bool:
         return self.delivery is not None
 
+    def takes_left(self, shot_id: str) -> int:
+        """Takes the shot may still make (the take loop's budget; drivers plan regenerations by it)."""
+        return self.director.takes_left(self._shot(shot_id))
+
     def call(self, name: str, arguments: dict[str, Any] | None = None) -> ToolResult:
+        self.limits.check_steps(self.steps)
         self.steps += 1
-        if self.steps > self.limits.max_steps:
-            raise AgentError(f"the agent used its {self.limits.max_steps} steps without finishing")
         if name not in self._tools:
             raise ToolArgumentError(f"no tool {name!r}; tools: {', '.join(self._tools)}")
         _, model, fn = self._tools[name]
@@ -118,7 +120,7 @@ class Toolbox:
         except ValidationError as exc:
             first = exc.errors()[0]
             raise ToolArgumentError(f"{name}: {'.'.join(map(str, first['loc'])) or 'arguments'}: {first['msg']}") from None
-        self.director.bus.emit("tool", "info", f"{name}({_short_args(arguments)})")
+        self.director.bus.emit("tool", "info", f"{name}({short_args(arguments)})")
         return fn(args)
 
     # ---------------------------------------------------------------- tools
@@ -159,9 +161,8 @@ class Toolbox:
 
     def _regenerate(self, args: RegenerateArgs) -> ToolResult:
         shot = self._shot(args.shot_id)
-        if self.retries[shot.id] >= self.limits.max_retries_per_shot:
-            raise ToolArgumentError(f"{shot.id} has used its {self.limits.max_retries_per_shot} regenerations; accept it or change the plan")
-        self.retries[shot.id] += 1
+        # The take loop's budget bounds regenerations: with no take left this stops the run (TakesExceeded).
+        self.director.production.budget.check_take(shot.id)
         if args.prompt:
             shot.prompt = args.prompt
         shot.seed += 1
@@ -171,7 +172,7 @@ class Toolbox:
     def _extend(self, args: ShotArgs) -> ToolResult:
         shot = self._shot(args.shot_id)
         plan = self._need_plan()
-        if plan.shots.index(shot) == 0:
+        if self.director.job(shot).index == 0:
             raise ToolArgumentError("the first shot has nothing to continue from")
         shot.continues = True
         self.director.run.save_plan(plan)
@@ -205,7 +206,7 @@ class Toolbox:
     def _trim(self, args: TrimArgs) -> ToolResult:
         plan = self._need_plan()
         shot = self._shot(args.shot_id)
-        i = plan.shots.index(shot)
+        i = self.director.job(shot).index
         if i + 1 >= len(plan.shots):
             raise ToolArgumentError("the last shot cannot be trimmed without changing the total; trim an earlier shot")
         nxt = plan.shots[i + 1]
@@ -254,6 +255,6 @@ class Toolbox:
         return ToolResult(ok=True, content=f"delivered {self.delivery.output} ({float(self.delivery.duration):.3f}s)")
 
 
-def _short_args(arguments: dict[str, Any] | None) -> str:
+def short_args(arguments: dict[str, Any] | None) -> str:
     text = ", ".join(f"{k}={v!r}" for k, v in (arguments or {}).items())
     return text if len(text) <= 80 else text[:77] + "..."

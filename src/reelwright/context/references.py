@@ -158,3 +158,13 @@ def apply_to_prompt(prompt: str, selection: Selection, style: str) -> str:
     if words:
         tail.append("Also in the shot, without a reference image: " + " ".join(_describe(e) for e in words))
     return " ".join([text, *tail]) if tail else text
+
+
+def prompt_with_references(prompt: str, selection: Selection, style: str) -> str:
+    """The prompt for the images actually sent. Numbered tokens (`<IMAGE_n>`) a planner wrote are dropped
+    and written again, because the harness, not the planner, picks which images go (and in what order);
+    a prompt that already names its references in prose ("reference image") is kept as written."""
+    text = strip_reference_tokens(prompt)
+    if "reference image" in text.lower() and text == prompt.strip():
+        return prompt
+    return apply_to_prompt(text, selection, style)

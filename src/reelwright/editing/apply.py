@@ -67,13 +67,12 @@ def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, out
     new_plan.target_frames = new_plan.total_frames
     bus.emit("edit", "start", f"{request!r}: " + ", ".join(f"{o.kind}({o.route})" for o in ops))
     t0 = time.perf_counter()
-    before = {s.id: director.accepted_clip(s) is not None for s in new_plan.shots}
-    director.plan = None
     director.set_plan(new_plan)
+    before = {s.id: director.accepted_clip(s) is not None for s in new_plan.shots}
     needed = [s.id for s in new_plan.shots if director.accepted_clip(s) is None]
     outcomes = director.generate_all(needed) if needed else []
     regenerated = [o.shot_id for o in outcomes if not o.reused]
-    generated_seconds = sum(float(director._gen_duration(new_plan.shot(sid))) for sid in regenerated)
+    generated_seconds = sum(float(director.gen_duration(new_plan.shot(sid))) for sid in regenerated)
     version = len(run.load_state().history) + 1
     shutil.copyfile(run.final_path, run.root / f"final.v{version}.mp4")
     cut = director.cut()

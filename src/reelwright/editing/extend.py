@@ -94,8 +94,7 @@ def extend_video(source: Path, to_seconds: Fraction, *, request: str = "", gener
     plan.shots[0].continues = True
     plan.title = f"{source.stem} extended"
     run = RunDir.create(runs_dir or default_runs_dir(), brief)
-    director = Director(brief, run=run, generator=gen, llm=llm, bus=bus)
-    director.anchor_clip = source
+    director = Director(brief, run=run, generator=gen, llm=llm, bus=bus, continues_from=source)
     director.set_plan(plan)
     director.generate_all()
     continuation = director.cut()
@@ -198,10 +197,10 @@ def _finish_extension(director: Director, joined: Path, output: Path | None, tar
     out = deliver_copy(director.run.final_path, output) if output else director.run.final_path
     state = director.run.load_state()
     state.status, state.output = "done", str(out)
-    state.history.append({"kind": "extend", "source": str(director.anchor_clip), "source_frames": info.frames,
+    state.history.append({"kind": "extend", "source": str(director.continues_from), "source_frames": info.frames,
                           "target_frames": target})
     director.run.save_state(state)
-    director._write_report(status="done", output=str(out), final_checks=verdict.model_dump(),
-                           extended_from=str(director.anchor_clip))
+    director.write_report(status="done", output=str(out), final_checks=verdict.model_dump(),
+                           extended_from=str(director.continues_from))
     assert director.plan is not None
     return Delivery(out, director.run, director.plan, Fraction(target) / info.fps, director.run.load_report())

@@ -15,13 +15,12 @@ def export_otio(run: RunDir, dst: Path) -> Path:
         import opentimelineio as otio
     except ImportError as exc:
         raise MissingDependencyError("OpenTimelineIO", "pip install 'reelwright[otio]'") from exc
-    from ..director import Director
     from ..media import probe
 
     plan = run.load_plan()
     if plan is None:
         raise InputFileError(f"run {run.id} has no plan to export")
-    director = Director(run.load_brief(), run=run)
+    state = run.load_state()
     rate = float(plan.fps)
 
     def rt(frames: int | Fraction) -> "otio.opentime.RationalTime":
@@ -33,7 +32,7 @@ def export_otio(run: RunDir, dst: Path) -> Path:
     audio = otio.schema.Track(name="Audio", kind=otio.schema.TrackKind.Audio)
     text = otio.schema.Track(name="Text", kind=otio.schema.TrackKind.Video)
     for shot in plan.shots:
-        clip_path = director.accepted_clip(shot)
+        clip_path = run.clip_in_cut(shot.id, state)
         if clip_path is None:
             raise InputFileError(f"shot {shot.id} has no accepted clip; finish the run before exporting")
         available = probe(clip_path).frames

@@ -191,3 +191,40 @@ def _rewrite_shot(llm: ChatModel, system: str, plan: Plan, shot: Shot, previous:
                      Message(role="user", content=f"The prompt lost words of the beat: {', '.join(lost) or 'all'}. "
                                                   f"Write it again keeping \"{keep}\".")]
     return None
+
+
+# ---------------------------------------------------------------- revisions without a model
+
+# Words in a failed check, mapped to what the next prompt should ask for instead.
+_FIX_HINTS = {
+    "black": "the scene is clearly lit and the subject stays visible in every moment",
+    "frozen": "continuous natural motion throughout, nothing stays still for long",
+    "audio": "with a clear ambient soundscape",
+}
+
+
+def revise_prompt(prompt: str, reasons: list[str]) -> str:
+    """Fold a critic's reasons into the next prompt, without the model: fix hints plus the reasons."""
+    hints = []
+    for reason in reasons:
+        low = reason.lower()
+        hint = next((h for key, h in _FIX_HINTS.items() if key in low), None)
+        if hint and hint not in hints:
+            hints.append(hint)
+        elif not hint and ":" in reason and "duration" not in low:
+            hints.append(reason.split(":", 1)[1].strip())
+    base = prompt.split(" Make sure ", 1)[0]
+    return f"{base} Make sure {'; '.join(hints)}." if hints else base
+
+
+_SOFTEN = {"blood": "red paint", "gun": "prop", "kill": "defeat", "fight": "playful tussle", "weapon": "prop",
+           "violent": "dramatic", "naked": "casually dressed", "attack": "approach"}
+
+
+def soften_prompt(prompt: str) -> str:
+    """A moderation rewrite without a model: swap words providers commonly flag, state the safe intent."""
+    out = prompt
+    for word, repl in _SOFTEN.items():
+        out = re.sub(rf"\b{word}\b", repl, out, flags=re.IGNORECASE)
+    prefix = "A family-friendly, safe scene: "
+    return out if out.startswith(prefix) else prefix + out

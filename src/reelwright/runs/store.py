@@ -38,6 +38,9 @@ class RunState(BaseModel):
     spent_usd: float = 0.0
     updated: float = Field(default_factory=time.time)
     history: list[dict[str, Any]] = Field(default_factory=list)  # edits and extensions applied
+    # shot id -> fingerprint of the accepted clip the latest cut used, so readers of a finished run
+    # (export) find each shot's clip without rebuilding a Director to recompute fingerprints
+    cut_clips: dict[str, str] = Field(default_factory=dict)
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -140,6 +143,23 @@ class RunDir:
     def save_state(self, state: RunState) -> None:
         state.updated = time.time()
         write_atomic(self.state_path, state.model_dump_json(indent=2))
+
+    def accepted_clip(self, state: RunState, fingerprint: str) -> Path | None:
+        """The accepted clip stored under `fingerprint`, if it is still on disk."""
+        rec = state.accepted.get(fingerprint)
+        if rec is None:
+            return None
+        path = self.root / rec.path
+        return path if path.is_file() else None
+
+    def clip_in_cut(self, shot_id: str, state: RunState | None = None) -> Path | None:
+        """The accepted clip the latest cut used for `shot_id` (None before any cut, or if it is gone)."""
+        state = state or self.load_state()
+        fp = state.cut_clips.get(shot_id)
+        if fp is None:  # a run cut before cut_clips was recorded: only an unambiguous record will do
+            fps = [rec.fingerprint for rec in state.accepted.values() if rec.shot_id == shot_id]
+            fp = fps[0] if len(fps) == 1 else None
+        return self.accepted_clip(state, fp) if fp else None
 
     def save_report(self, report: dict[str, Any]) -> None:
         write_atomic(self.report_path, json.dumps(report, indent=2, default=str))
