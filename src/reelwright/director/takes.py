@@ -43,7 +43,7 @@ def produce(p: Production, job: ShotJob, *, feedback: list[str] | None = None, f
     moderation_rewrites = attempt = 0
     failure: GeneratorError | None = None  # the last take's generator failure, if it failed that way
     # The takes this call may still make; the budget re-checks each one (another caller may share the shot).
-    while attempt < p.budget.takes_left(shot.id):
+    while p.budget.takes_left(shot.id) > 0:
         req = request_for(p, job, attempt=attempt + (100 if force else 0), prompt=prompt)
         estimate = p.generator.estimate_cost(req.duration)
         p.budget.reserve_take(shot.id, estimate)
