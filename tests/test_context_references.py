@@ -157,3 +157,19 @@ def test_bad_cap_raises_quoting_it(tmp_path, cap):
     plan = make_plan([["a"]], with_refs(tmp_path, ["a"]))
     with pytest.raises(BriefError, match="generator_cap"):
         select_references(plan.shots[0], plan, generator_cap=cap)
+
+
+def test_planner_tokens_are_rewritten_for_the_images_actually_sent(tmp_path):
+    """The harness picks the images: a token the planner numbered otherwise is written again, for any
+    backend whose style uses tokens; a prompt that already names its references in prose is kept."""
+    from reelwright.context.references import prompt_with_references
+
+    plan = make_plan([["biscuit", "max"]], with_refs(tmp_path, ["biscuit", "max"]), roles=[{"max": "principal"}])
+    sel = select_references(plan.shots[0], plan, generator_cap=7, style="grok")
+    assert sel.prompt_names == {"max": "<IMAGE_1>", "biscuit": "<IMAGE_2>"}
+    stale = "Biscuit <IMAGE_1> sniffs a lamp post while Max <IMAGE_2> waits."
+    assert prompt_with_references(stale, sel, "grok") == "Biscuit <IMAGE_2> sniffs a lamp post while Max <IMAGE_1> waits."
+    prose = "Biscuit (the character from reference image 2) sniffs while Max (reference image 1) waits."
+    assert prompt_with_references(prose, sel, "runway") == prose
+    assert prompt_with_references("Biscuit sniffs.", sel, "runway").startswith(
+        "Biscuit (the character from reference image 2) sniffs.")
