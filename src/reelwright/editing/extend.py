@@ -149,6 +149,7 @@ def join_keeping_first(first: Path, second: Path, dst: Path, spec) -> Path:
     import tempfile
 
     from ..media import probe
+    from ..media.encode import aac_args, h264_args, mp4_args
 
     a, b = probe(first), probe(second)
     samples = [spec.samples(a.frames), spec.samples(b.frames)]
@@ -158,8 +159,9 @@ def join_keeping_first(first: Path, second: Path, dst: Path, spec) -> Path:
             # A decoder whose reorder depth grows mid-stream mangles the frames before the join; our own
             # continuation is re-encoded with the original's B-frame depth instead (never the original).
             matched = Path(tmp) / "second.mp4"
-            run_ffmpeg(["-i", str(second), "-map", "0:v:0", "-map", "0:a?", "-c:v", "libx264", "-preset", spec.preset,
-                        "-crf", str(spec.crf), "-bf", str(depth1), "-pix_fmt", spec.pix_fmt, "-c:a", "copy", str(matched)])
+            run_ffmpeg(["-i", str(second), "-map", "0:v:0", "-map", "0:a?",
+                        *h264_args(preset=spec.preset, crf=spec.crf, bframes=depth1, pix_fmt=spec.pix_fmt),
+                        "-c:a", "copy", str(matched)])
             second = matched
         parts = []
         for n, src in enumerate((first, second)):
@@ -177,10 +179,10 @@ def join_keeping_first(first: Path, second: Path, dst: Path, spec) -> Path:
                           if has else f"anullsrc=r={spec.sample_rate}:cl=stereo,atrim=end_sample={count}[a{n}]")
         graph = ";".join(chains) + ";[a0][a1]concat=n=2:v=0:a=1[aout]"
         run_ffmpeg(["-i", str(first), "-i", str(second), "-filter_complex", graph, "-map", "[aout]",
-                    "-c:a", "aac", "-b:a", spec.audio_bitrate, str(audio)])
+                    *aac_args(bitrate=spec.audio_bitrate), str(audio)])
         tmp_out = Path(tmp) / "joined.mp4"
         run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(audio), "-map", "0:v", "-map", "1:a",
-                    "-c", "copy", "-movflags", "+faststart", str(tmp_out)])
+                    "-c", "copy", *mp4_args(), str(tmp_out)])
         tmp_out.replace(dst)
     return dst
 
