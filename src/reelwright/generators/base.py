@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BriefError
 from ..timing import Frac
+from .options import GeneratorOptions
 
 ProgressFn = Callable[[float, str], None]  # (fraction done 0..1, message)
 
@@ -126,14 +127,18 @@ class Generator(abc.ABC):
     """A video model backend. Subclasses set `name`, implement `capabilities` and `generate`.
 
     `generate` is synchronous and thread-safe; the Director runs up to
-    `capabilities().concurrency` of them at once in worker threads."""
+    `capabilities().concurrency` of them at once in worker threads.
+
+    Keyword options are parsed into `self.opts`, an instance of the class's `Options` (a pydantic
+    model with `extra="forbid"`): a misspelt option is a ConfigError naming the valid ones."""
 
     name: ClassVar[str] = ""
     key_env: ClassVar[str | None] = None  # env var holding the API key, if any
+    Options: ClassVar[type[GeneratorOptions]] = GeneratorOptions
 
     def __init__(self, model: str | None = None, **options: Any):
         self.model = model or ""
-        self.options = options
+        self.opts = self.Options.parse(self.name or type(self).__name__, options)
 
     @abc.abstractmethod
     def capabilities(self) -> Capabilities: ...

@@ -8,11 +8,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import json
 import logging
 import math
 import os
-import re
 import subprocess
 import tempfile
 import threading
@@ -20,21 +18,19 @@ import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from ..errors import BriefError, ConfigError, FFmpegError, GeneratorError, InputFileError, MissingDependencyError
 from ..media.ffmpeg import ffmpeg_exe
 from ..media.util import atomic_output
-from ..timing import Frac, seconds_to_frames
+from ..timing import seconds_to_frames
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
-from .diffusers_presets import (DEFAULT_MODEL, PRESETS, Preset, PipelineKind, check_size, fit_size, get_preset,
-                                guess_class, kind_for, preset_for)
+from .diffusers_presets import PRESETS, Preset, PipelineKind, check_size, fit_size, get_preset, kind_for, preset_for
+# Re-exported: tests and callers import the options and the source resolver from here.
+from .diffusers_source import _DTYPES, DiffusersOptions, ModelSource, resolve_source  # noqa: F401
 
 log = logging.getLogger(__name__)
 INSTALL = "pip install 'reelwright[diffusers]'"
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Full-frame equivalents of history each pipeline conditions on (context.md point 3). Both take every
 # conditioning frame at the clip's size (LTXConditionPipeline preprocesses each image to height × width;
 # VACE scales reference images to fit the frame), so a shrunken frame costs the same tokens and only loses
@@ -43,79 +39,6 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # (about 5 % of a 161-frame clip). VACE: the newest frame is the control video's first frame; older ones
 # become reference images, each one latent frame prepended.
 HISTORY_FRAMES = {"LTXConditionPipeline": 5, "WanVACEPipeline": 4}
-_DTYPES = {"bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16", "fp16": "float16",
-           "half": "float16", "float32": "float32", "fp32": "float32", "float": "float32"}
-
-
-class DiffusersOptions(BaseModel):
-    """Options for `diffusers:MODEL`; anything left unset comes from the model's preset."""
-
-    model_config = ConfigDict(extra="forbid")
-    preset: str | None = None
-    steps: int | None = Field(None, ge=1, le=1000)
-    guidance: float | None = Field(None, ge=0)
-    height: int | None = None
-    width: int | None = None
-    fps: Frac | None = None  # native rate to encode at, when a checkpoint differs from its family's
-    max_frames: int | None = Field(None, ge=1)
-    device: str | None = None  # cuda, cuda:1, cpu, mps
-    dtype: Literal["bfloat16", "bf16", "float16", "fp16", "half", "float32", "fp32", "float"] | None = None
-    offload: Literal["none", "model", "sequential"] = "none"  # CPU offload for models larger than the GPU
-    vae_tiling: bool = False
-    lora: str | None = None  # a LoRA file, folder or Hub id (e.g. LightX2V step-distill)
-    lora_weight_name: str | None = None
-    lora_scale: float = 1.0
-    crf: int = Field(18, ge=0, le=51)
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where the weights are and what model_index.json says about them (empty when not cached yet)."""
-
-    spec: str
-    location: str  # a local folder or a Hub repo id
-    local: bool
-    index: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def class_name(self) -> str:
-        return self.index.get("_class_name") or guess_class(self.spec)
-
-
-def _read_index(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, dict) or "_class_name" not in data:
-        raise InputFileError(f"{path} is not a diffusers model_index.json (no _class_name)")
-    return data
-
-
-def resolve_source(model: str) -> ModelSource:
-    """A local `save_pretrained` folder, or a Hub id (its model_index.json read from the cache if there)."""
-    spec = model.strip() or DEFAULT_MODEL
-    path = Path(spec).expanduser()
-    looks_local = spec.startswith((".", "/", "~")) or "\\" in spec or path.exists()
-    if looks_local:
-        if not path.is_dir():
-            raise InputFileError(f"diffusers model folder not found: {spec}")
-        index = path / "model_index.json"
-        if not index.is_file():
-            raise InputFileError(f"{spec} is not a diffusers pipeline folder (no model_index.json)")
-        return ModelSource(spec, str(path.resolve()), True, _read_index(index))
-    if not _HUB_ID.match(spec):
-        raise ConfigError(f"diffusers model {spec!r} is neither a folder nor a Hub id like 'owner/name'")
-    index: dict[str, Any] = {}
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(spec, "model_index.json")
-        if isinstance(cached, str):
-            index = _read_index(Path(cached))
-    except ImportError:
-        pass
-    return ModelSource(spec, spec, False, index)
 
 
 def _require(module: str) -> Any:
@@ -155,15 +78,11 @@ class DiffusersGenerator(Generator):
     """Runs a diffusers text/image-to-video pipeline on this machine (no key, no cost, one clip at a time)."""
 
     name = "diffusers"
+    Options = DiffusersOptions
+    opts: DiffusersOptions
 
     def __init__(self, model: str | None = None, **options: Any):
         super().__init__(model=model, **options)
-        try:
-            self.opts = DiffusersOptions(**options)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "options"
-            raise ConfigError(f"diffusers option {where}: {first['msg']}") from None
         self.source = resolve_source(self.model)
         self.model = self.source.spec
         self.preset = self._choose_preset()

@@ -1,31 +1,24 @@
-"""Shared job handling for remote video APIs: retries with capped backoff, polling with a
-deadline, whole-or-nothing downloads, rate limiting, key lookup, SDK clients and the final probe of a clip.
+"""Shared job handling for remote video APIs: whole-or-nothing downloads, key lookup, SDK clients,
+input files and the final probe of a clip. Retries and polling are in `retry.py`, the rate limiter in
+`ratelimit.py`, typed options in `options.py`; their names are re-exported here, where adapters import them.
 
 Every HTTP adapter (xai, veo, runway, replicate, fal, luma) submits → polls → downloads
 through these helpers, so retry and expiry behave the same everywhere:
 
-- `call_with_retries` retries only `TransientGeneratorError` (408/409/429/5xx, connection
-  trouble); `ModerationError` and other client errors go straight back to the caller.
-  `call_mapped` applies an adapter's SDK error mapping to a single call.
-- `poll_until` honours a server poll hint (Retry-After) and stops at a deadline.
 - `download` writes to a temp file and renames; a 403/404/410 or a short body is an
   `ExpiredResultError`.
 - `accept_clip` probes the file before a `ClipResult` exists; `keep_new_tail` trims an
   extension that came back with its input.
-- `LazyClient` makes an adapter's SDK client once, on first use, and closes it;
-  `limiter_from` reads the rate-limit options.
+- `LazyClient` makes an adapter's SDK client once, on first use, and closes it.
 """
 
 from __future__ import annotations
 
 import base64
-import email.utils
 import mimetypes
 import os
-import random
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -40,184 +33,33 @@ from ..errors import (
     GeneratorError,
     InputFileError,
     MissingKeyError,
-    ModerationError,
     TransientGeneratorError,
 )
 from ..timing import fraction_str
 from .base import Capabilities, ClipRequest, ClipResult
 from .prices import price_per_second
+from .ratelimit import RateLimiter
+from .retry import (
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    call_mapped,
+    call_with_retries,
+    error_for_status,
+    is_retryable_status,
+    parse_retry_after,
+    poll_until,
+    retry_after_from_headers,
+)
 
-T = TypeVar("T")
-S = TypeVar("S")
+__all__ = ["RETRYABLE_STATUSES", "EXPIRED_STATUSES", "RateLimiter", "RetryPolicy", "TransientGeneratorError",
+           "call_mapped", "call_with_retries", "error_for_status", "is_retryable_status", "parse_retry_after",
+           "poll_until", "retry_after_from_headers", "download", "ProbedClip", "probe_clip", "accept_clip",
+           "LazyClient", "require_key", "data_uri", "file_base64", "validate_request", "tail_of_video",
+           "keep_new_tail"]
+
 C = TypeVar("C")
 
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
 EXPIRED_STATUSES = frozenset({403, 404, 410})
-
-
-def is_retryable_status(code: int) -> bool:
-    """408, 409, 429 and every 5xx are worth retrying; nothing else is."""
-    return code in RETRYABLE_STATUSES or 500 <= code <= 599
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a Retry-After (or retry-after-ms) value: delta-seconds or an HTTP date."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def retry_after_from_headers(headers: Mapping[str, str] | None) -> float | None:
-    """Retry-After from response headers; `retry-after-ms` wins when both are present."""
-    if not headers:
-        return None
-    lower = {k.lower(): v for k, v in headers.items()}
-    ms = lower.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    return parse_retry_after(lower.get("retry-after"))
-
-
-def error_for_status(status: int, message: str, *, retry_after: float | None = None,
-                     provider: str = "") -> GeneratorError:
-    """The error a non-2xx API response maps to (returned, so callers `raise ... from`)."""
-    prefix = f"{provider}: " if provider else ""
-    text = f"{prefix}HTTP {status}: {message}".rstrip(": ")
-    if is_retryable_status(status):
-        return TransientGeneratorError(text, retry_after=retry_after)
-    return GeneratorError(text)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter; a server's Retry-After wins, capped."""
-
-    max_attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-    max_retry_after: float = 60.0
-
-    def delay(self, attempt: int, retry_after: float | None = None, *, rng: random.Random | None = None) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        if retry_after is not None:
-            return min(max(0.0, retry_after), self.max_retry_after)
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        # Half fixed, half jitter: spreads clients apart without ever waiting ~0.
-        return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
-
-
-def _as_transient(exc: BaseException) -> TransientGeneratorError | None:
-    if isinstance(exc, ModerationError):
-        return None
-    if isinstance(exc, TransientGeneratorError):
-        return exc
-    if isinstance(exc, httpx.HTTPStatusError):
-        status = exc.response.status_code
-        if is_retryable_status(status):
-            return TransientGeneratorError(f"HTTP {status}", retry_after=retry_after_from_headers(exc.response.headers))
-        return None
-    if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError)):
-        return TransientGeneratorError(f"connection trouble: {type(exc).__name__}")
-    return None
-
-
-def call_with_retries(
-    fn: Callable[[], T],
-    *,
-    policy: RetryPolicy = RetryPolicy(),
-    sleep: Callable[[float], None] = time.sleep,
-    on_retry: Callable[[int, BaseException, float], None] | None = None,
-    map_error: Callable[[BaseException], BaseException | None] | None = None,
-) -> T:
-    """Run `fn`, retrying transient failures up to `policy.max_attempts` times in all.
-
-    Retried: `TransientGeneratorError`, httpx transport errors and 408/409/429/5xx
-    `httpx.HTTPStatusError`. `map_error(exc)` lets an adapter translate its SDK's errors
-    first (return a reelwright error, or None to keep `exc`). `on_retry(attempt, error,
-    delay)` is called before each sleep. After the last attempt the error is raised."""
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - classified below, re-raised if not retryable
-            mapped = map_error(exc) if map_error is not None else None
-            error = mapped if mapped is not None else exc
-            transient = _as_transient(error)
-            if transient is None or attempt >= policy.max_attempts:
-                if error is exc:
-                    raise
-                raise error from exc
-            wait = policy.delay(attempt, transient.retry_after)
-            if on_retry is not None:
-                on_retry(attempt, transient, wait)
-            sleep(wait)
-
-
-def call_mapped(fn: Callable[[], T], map_error: Callable[[BaseException], BaseException | None]) -> T:
-    """Run `fn` once; an error it raises goes out as `map_error(exc)` (raised from `exc`), or as
-    itself when `map_error` returns None. For SDK calls made outside `call_with_retries`."""
-    try:
-        return fn()
-    except Exception as exc:  # noqa: BLE001 - mapped to the error tree
-        mapped = map_error(exc)
-        if mapped is None:
-            raise
-        raise mapped from exc
-
-
-def poll_until(
-    fetch: Callable[[], S],
-    *,
-    is_done: Callable[[S], bool],
-    interval: float = 2.0,
-    deadline_s: float = 900,
-    sleep: Callable[[float], None] = time.sleep,
-    progress: Callable[[S], None] | None = None,
-    hint: Callable[[S], float | None] = lambda state: None,
-    clock: Callable[[], float] = time.monotonic,
-    retry: RetryPolicy | None = None,
-    what: str = "generation job",
-) -> S:
-    """Call `fetch()` until `is_done(state)`; return that state.
-
-    Between polls waits `hint(state)` seconds when the server gave one (a Retry-After on
-    the poll response), else `interval`, never past the deadline. `progress(state)` sees
-    every unfinished state. With `retry`, each fetch is retried on transient errors.
-    Raises `GeneratorError("<what> timed out after N s")` once `deadline_s` has passed."""
-    start = clock()
-    while True:
-        if retry is not None:
-            state = call_with_retries(fetch, policy=retry, sleep=sleep)
-        else:
-            state = fetch()
-        if is_done(state):
-            return state
-        if progress is not None:
-            progress(state)
-        elapsed = clock() - start
-        if elapsed >= deadline_s:
-            raise GeneratorError(f"{what} timed out after {deadline_s:g} s")
-        wait = hint(state)
-        wait = interval if wait is None else max(0.0, float(wait))
-        sleep(min(wait, max(0.0, deadline_s - elapsed)))
-
 
 def download(
     url: str,
@@ -366,60 +208,6 @@ def accept_clip(
     meta.update(metadata or {})
     return ClipResult(path=path, duration=info.duration, cost_usd=round(float(cost_usd), 6), model=model,
                       job_id=job_id, seconds_generated=info.duration, metadata=meta)
-
-
-# Float refills can land a hair under a whole token; waiting for that hair could spin forever.
-_TOKEN_EPSILON = 1e-9
-
-
-class RateLimiter:
-    """A thread-safe token bucket: `rate_per_s` tokens a second, at most `burst` saved up."""
-
-    def __init__(self, rate_per_s: float, burst: int = 1, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        if rate_per_s <= 0 or burst < 1:
-            raise ValueError(f"rate_per_s must be > 0 and burst >= 1, got {rate_per_s!r}, {burst!r}")
-        self.rate = float(rate_per_s)
-        self.burst = int(burst)
-        self._clock = clock
-        self._sleep = sleep
-        self._tokens = float(burst)
-        self._stamp = clock()
-        self._lock = threading.Lock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-
-    def try_acquire(self) -> bool:
-        """Take a token if one is there; never waits."""
-        with self._lock:
-            self._refill()
-            if self._tokens >= 1 - _TOKEN_EPSILON:
-                self._tokens = max(0.0, self._tokens - 1)
-                return True
-            return False
-
-    def acquire(self) -> float:
-        """Take a token, waiting as long as needed; returns the seconds waited."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                self._refill()
-                if self._tokens >= 1 - _TOKEN_EPSILON:
-                    self._tokens = max(0.0, self._tokens - 1)
-                    return waited
-                wait = (1 - self._tokens) / self.rate
-            self._sleep(wait)
-            waited += wait
-
-
-def limiter_from(options: Mapping[str, Any]) -> RateLimiter | None:
-    """An adapter's rate limit from its options: a shared `limiter` (it keeps several generators on
-    one key under the provider's request rate), else one of `rate_per_s` / `rate_burst`, else None."""
-    rate = options.get("rate_per_s")
-    return options.get("limiter") or (RateLimiter(float(rate), int(options.get("rate_burst", 1))) if rate else None)
 
 
 def _close(client: Any) -> None:

@@ -1,39 +1,39 @@
 """xAI Grok Imagine video through the official `xai-sdk` (gRPC): text, first frame, reference
 images, extension and edit, with native audio. Submit → poll the deferred request → download.
 
-Options: `api_host` (default $REELWRIGHT_XAI_API_HOST, else "api.x.ai"; "127.0.0.1:PORT" for a local server),
-`use_insecure_channel` (default: True only for loopback hosts), `poll_interval`,
-`deadline_s`, `rpc_timeout`, `retry` (a `RetryPolicy`), `sleep`, `rate_per_s` / `rate_burst`
-or a shared `limiter` (API calls), `max_extend_input` (15 s),
-`max_edit_input` (8.7 s), `max_reference_duration` (10 s).
+Options (`XAIOptions`): `api_host` (default $REELWRIGHT_XAI_API_HOST, else "api.x.ai"; "127.0.0.1:PORT" for a
+local server), `use_insecure_channel` (default: True only for loopback hosts), `rpc_timeout`,
+`max_extend_input` (15 s), `max_edit_input` (8.7 s), `max_reference_duration` (10 s), and the shared job
+options (`JobOptions`: poll interval, deadline, retry, rate limit, concurrency).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from ..errors import BriefError, ExpiredResultError, GeneratorError, ModerationError, TransientGeneratorError
+from ..timing import Frac
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 from .jobs import (
     LazyClient,
-    RetryPolicy,
     accept_clip,
     call_with_retries,
     data_uri,
     download,
     keep_new_tail,
-    limiter_from,
     poll_until,
     probe_clip,
     require_key,
     tail_of_video,
     validate_request,
 )
+from .options import JobOptions
 from .prices import price_date, price_per_second
 
 DEFAULT_MODEL = "grok-imagine-video"
@@ -78,30 +78,45 @@ def _map_grpc_error(exc: BaseException) -> BaseException | None:
     return GeneratorError(f"xai: {code.name}: {details}")
 
 
+class XAIOptions(JobOptions):
+    """Options for `xai:MODEL`."""
+
+    api_host: str | None = None
+    use_insecure_channel: bool | None = None
+    rpc_timeout: float = Field(120, gt=0)
+    max_extend_input: Frac = Fraction(15)
+    max_edit_input: Frac = Fraction(87, 10)
+    max_reference_duration: Frac = Fraction(10)
+    allow_unknown_model: bool = False
+
+
 class XAIGenerator(Generator):
     """Grok Imagine video. One mode per request, chosen from the request's inputs."""
 
     name = "xai"
     key_env = "XAI_API_KEY"
+    Options = XAIOptions
+    opts: XAIOptions
 
     def __init__(self, model: str | None = None, **options: Any):
         super().__init__(model or DEFAULT_MODEL, **options)
-        if self.model not in MODELS and not options.get("allow_unknown_model"):
+        opts = self.opts
+        if self.model not in MODELS and not opts.allow_unknown_model:
             raise BriefError(f"unknown xai model {self.model!r}; choose one of {', '.join(MODELS)}")
         # REELWRIGHT_XAI_API_HOST points the CLI at another endpoint (a proxy, or a local server in tests).
-        self.api_host: str = (options.get("api_host") or os.environ.get("REELWRIGHT_XAI_API_HOST", "").strip()
+        self.api_host: str = (opts.api_host or os.environ.get("REELWRIGHT_XAI_API_HOST", "").strip()
                               or "api.x.ai")
-        insecure = options.get("use_insecure_channel")
-        self.insecure = bool(insecure) if insecure is not None else self.api_host.startswith(LOOPBACK)
-        self.poll_interval = float(options.get("poll_interval", 2.0))
-        self.deadline_s = float(options.get("deadline_s", 900))
-        self.rpc_timeout = float(options.get("rpc_timeout", 120))
-        self.retry: RetryPolicy = options.get("retry", RetryPolicy())
-        self.sleep = options.get("sleep", time.sleep)
-        self.max_extend_input = Fraction(str(options.get("max_extend_input", 15)))
-        self.max_edit_input = Fraction(str(options.get("max_edit_input", "8.7")))
-        self.max_reference_duration = Fraction(str(options.get("max_reference_duration", 10)))
-        self.limiter = limiter_from(options)
+        insecure = opts.use_insecure_channel
+        self.insecure = insecure if insecure is not None else self.api_host.startswith(LOOPBACK)
+        self.poll_interval = opts.poll_interval
+        self.deadline_s = opts.deadline_s
+        self.rpc_timeout = opts.rpc_timeout
+        self.retry = opts.retry
+        self.sleep = opts.sleep
+        self.max_extend_input = opts.max_extend_input
+        self.max_edit_input = opts.max_edit_input
+        self.max_reference_duration = opts.max_reference_duration
+        self.limiter = opts.make_limiter()
         self._client = LazyClient(self._new_client)
 
     def _limit(self) -> None:
@@ -117,7 +132,8 @@ class XAIGenerator(Generator):
             edit=True, reference_images=True, audio=True, max_extend_input=self.max_extend_input,
             extend_durations=[Fraction(d) for d in range(2, 11)],
             reference_durations=[Fraction(d) for d in range(1, 11)],
-            price_per_second=price_per_second(self.name, self.model, "480p"), price_date=price_date(), concurrency=2,
+            price_per_second=price_per_second(self.name, self.model, "480p"), price_date=price_date(),
+            concurrency=self.opts.concurrency,
             notes=f"reference mode ≤ {self.max_reference_duration} s; extension input trimmed to its last "
                   f"{self.max_extend_input} s; edit input ≤ {self.max_edit_input} s; result URLs valid 24 h",
         )
@@ -247,8 +263,8 @@ class XAIGenerator(Generator):
             report(0.05 + 0.8 * min(pct, 100) / 100, f"xai job {request_id}: generating ({pct}%)")
 
         return poll_until(fetch, is_done=lambda s: s.status != pending, interval=self.poll_interval,
-                          deadline_s=self.deadline_s, sleep=self.sleep, progress=on_pending,
-                          what=f"xai job {request_id}")
+                          deadline_s=self.deadline_s, sleep=self.sleep, clock=self.opts.clock,
+                          progress=on_pending, what=f"xai job {request_id}")
 
     def _response(self, state, request_id: str):
         from xai_sdk.proto import deferred_pb2
