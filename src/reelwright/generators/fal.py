@@ -3,19 +3,17 @@ submit, poll the status (queue position, logs), fetch the result, download the v
 
 Inputs per app come from `model_inputs.py` (override with `inputs={...}`). Local images are
 sent as data URIs (`fal_client.encode_file`), which fal apps take for file inputs; set
-`upload="storage"` to upload them to fal's CDN with `upload_file` instead. Options:
-`queue_host` (else FAL_QUEUE_RUN_HOST / queue.$FAL_RUN_HOST), `poll_interval`, `deadline_s`,
-`retry`, `concurrency`, `moderation_types`, `moderation_patterns`, and `sleep`/`clock` for tests.
+`upload="storage"` to upload them to fal's CDN with `upload_file` instead. Options (`FalOptions`):
+`queue_host` (else FAL_QUEUE_RUN_HOST / queue.$FAL_RUN_HOST), `upload`, `moderation_types`,
+`moderation_patterns`, `inputs`, and the shared job options (`JobOptions`).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -45,15 +43,24 @@ def point_sdk_at_queue(host: str) -> None:
             fal_http.QUEUE_URL_FORMAT = url
 
 
+class FalOptions(model_inputs.HostedOptions):
+    """Options for `fal:APP`."""
+
+    queue_host: str | None = None
+    upload: Literal["data_uri", "storage"] = "data_uri"
+    moderation_types: tuple[str, ...] = MODERATION_TYPES  # error_type values that mean a safety refusal
+
+
 class FalGenerator(model_inputs.HostedModelGenerator):
     name = "fal"
     key_env = "FAL_KEY"
     default_model = DEFAULT_MODEL
+    moderation_patterns = MODERATION_PATTERNS
+    Options = FalOptions
+    opts: FalOptions
 
     def __init__(self, model: str | None = None, **options: Any):
         super().__init__(model, **options)
-        if options.get("upload", "data_uri") not in ("data_uri", "storage"):
-            raise ConfigError(f"fal upload {options['upload']!r} is not one of data_uri, storage")
         self._client = jobs.LazyClient(self._new_client, release=_close_sdk)
 
     def _new_client(self) -> Any:
@@ -63,7 +70,7 @@ class FalGenerator(model_inputs.HostedModelGenerator):
 
     def _sdk(self) -> Any:
         client = self._client.get()
-        host = self.options.get("queue_host") or os.environ.get("FAL_QUEUE_RUN_HOST") or (
+        host = self.opts.queue_host or os.environ.get("FAL_QUEUE_RUN_HOST") or (
             f"queue.{os.environ['FAL_RUN_HOST']}" if os.environ.get("FAL_RUN_HOST") else None)
         if host:
             point_sdk_at_queue(host)
@@ -73,8 +80,7 @@ class FalGenerator(model_inputs.HostedModelGenerator):
         import fal_client
 
         report = progress or (lambda fraction, message: None)
-        sleep: Callable[[float], None] = self.options.get("sleep", time.sleep)
-        policy: jobs.RetryPolicy = self.options.get("retry", jobs.RetryPolicy())
+        sleep, policy = self.opts.sleep, self.opts.retry
         client = self._sdk()
         arguments = model_inputs.build_input(self.spec, request, file_ref=lambda p: self._file_ref(client, p))
         report(0.0, f"fal: submitting to {self.model}")
@@ -86,9 +92,8 @@ class FalGenerator(model_inputs.HostedModelGenerator):
             status = jobs.poll_until(
                 lambda: jobs.call_mapped(lambda: handle.status(with_logs=True), self._map_error),
                 is_done=lambda s: isinstance(s, fal_client.Completed),
-                interval=float(self.options.get("poll_interval", 2.0)),
-                deadline_s=float(self.options.get("deadline_s", 900)),
-                sleep=sleep, clock=self.options.get("clock", time.monotonic), retry=policy,
+                interval=self.opts.poll_interval, deadline_s=self.opts.deadline_s,
+                sleep=sleep, clock=self.opts.clock, retry=policy,
                 progress=lambda s: report(*self._describe(s)),
                 what=f"fal request {handle.request_id}",
             )
@@ -118,7 +123,7 @@ class FalGenerator(model_inputs.HostedModelGenerator):
     def _file_ref(self, client: Any, path: Path) -> str:
         import fal_client
 
-        if self.options.get("upload", "data_uri") == "storage":
+        if self.opts.upload == "storage":
             return client.upload_file(path)
         return fal_client.encode_file(path)
 
@@ -137,10 +142,8 @@ class FalGenerator(model_inputs.HostedModelGenerator):
         return 0.3, f"fal: in progress{': ' + last if last else ''}"
 
     def _failure(self, message: str, error_type: str | None, detail_types: list[str]) -> GeneratorError | ModerationError:
-        types = set(self.options.get("moderation_types", MODERATION_TYPES))
-        patterns = self.options.get("moderation_patterns", MODERATION_PATTERNS)
-        if (error_type in types or types.intersection(detail_types)
-                or any(p.lower() in message.lower() for p in patterns)):
+        types = set(self.opts.moderation_types)
+        if error_type in types or types.intersection(detail_types) or self.is_moderation(message):
             return ModerationError(f"fal {self.model} refused the request: {message}")
         return GeneratorError(f"fal {self.model} failed: {message}")
 

@@ -7,24 +7,26 @@ accepts data URIs; without either, image requests raise a clear InputFileError a
 capabilities() declares no image-to-video. An extension's ClipResult holds only the new frames:
 whether Luma's extended video repeats the source is not documented, so `extend_result`
 ("auto": trim when the video is longer than asked | "includes_source" | "new_only") decides
-how many leading frames to drop. Other options: `base_url` (else LUMAAI_BASE_URL),
-`durations`, `resolutions`, `aspects` (override the model table), `loop`, `poll_interval`,
-`deadline_s`, `retry`, `concurrency`, `moderation_patterns`, and `sleep`/`clock` for tests.
+how many leading frames to drop. Other options (`LumaOptions`): `base_url` (else LUMAAI_BASE_URL),
+`durations`, `resolutions`, `aspects` (override the model table), `loop`, `moderation_patterns`, and the
+shared job options (`JobOptions`; here `poll_interval` defaults to 3 s).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from ..errors import BriefError, ConfigError, GeneratorError, InputFileError, ModerationError
 from ..media.ffmpeg import run_ffmpeg
-from ..timing import fraction_str, seconds_to_frames, to_fraction
+from ..timing import Frac, fraction_str, seconds_to_frames
 from . import jobs
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
+from .options import JobOptions
 from .prices import price_date, price_per_second
 
 DEFAULT_MODEL = "ray-2"
@@ -35,30 +37,42 @@ MODELS: dict[str, dict[str, Any]] = {
     "ray-flash-2": {"durations": (5, 9), "resolutions": ("540p", "720p", "1080p", "4k")},
 }
 MODERATION_PATTERNS = ("moderation", "not allowed", "nsfw", "content policy", "safety")
-EXTEND_RESULTS = ("auto", "includes_source", "new_only")
+
+
+class LumaOptions(JobOptions):
+    """Options for `luma:MODEL`."""
+
+    poll_interval: float = Field(3.0, ge=0)
+    base_url: str | None = None
+    durations: list[Frac] | None = None  # override the model table
+    resolutions: list[str] | None = None
+    aspects: list[str] | None = None
+    image_url: Callable[[Path], str] | None = None  # uploader: local image → public URL Luma can fetch
+    allow_data_uri: bool = False
+    extend_result: Literal["auto", "includes_source", "new_only"] = "auto"
+    loop: bool | None = None
+    moderation_patterns: tuple[str, ...] = MODERATION_PATTERNS
 
 
 class LumaGenerator(Generator):
     name = "luma"
     key_env = "LUMAAI_API_KEY"
+    Options = LumaOptions
+    opts: LumaOptions
 
     def __init__(self, model: str | None = None, **options: Any):
         super().__init__(model or DEFAULT_MODEL, **options)
         table = MODELS.get(self.model, MODELS[DEFAULT_MODEL])
-        self.durations = [to_fraction(d) for d in options.get("durations", table["durations"])]
-        self.resolutions = list(options.get("resolutions", table["resolutions"]))
-        self.aspects = list(options.get("aspects", ASPECTS))
-        image_url = options.get("image_url")
-        if image_url is not None and not callable(image_url):
-            raise ConfigError("luma image_url must be a function taking a local Path and returning a public URL")
-        if options.get("extend_result", "auto") not in EXTEND_RESULTS:
-            raise ConfigError(f"luma extend_result {options['extend_result']!r} is not one of {', '.join(EXTEND_RESULTS)}")
+        opts = self.opts
+        self.durations = list(opts.durations) if opts.durations is not None else [Fraction(d) for d in table["durations"]]
+        self.resolutions = list(opts.resolutions if opts.resolutions is not None else table["resolutions"])
+        self.aspects = list(opts.aspects if opts.aspects is not None else ASPECTS)
         self.notes = "" if self.model in MODELS else (
             f"{self.model} is not in reelwright's Luma table: ray-2 limits assumed; pass durations=/resolutions=")
         self._client = jobs.LazyClient(self._new_client)
 
     def _images_allowed(self) -> bool:
-        return self.options.get("image_url") is not None or bool(self.options.get("allow_data_uri"))
+        return self.opts.image_url is not None or self.opts.allow_data_uri
 
     def capabilities(self) -> Capabilities:
         notes = "extend: frame0 names the previous generation's id (ClipResult.job_id); the result keeps only " \
@@ -68,7 +82,7 @@ class LumaGenerator(Generator):
             aspects=self.aspects, resolutions=self.resolutions, text_to_video=True,
             image_to_video=self._images_allowed(), last_frame=self._images_allowed(), extend=True,
             extend_durations=self.durations, price_per_second=price_per_second(self.name, self.model),
-            price_date=price_date(), concurrency=int(self.options.get("concurrency", 2)),
+            price_date=price_date(), concurrency=self.opts.concurrency,
             notes="; ".join(n for n in (self.notes, notes) if n))
 
     def _new_client(self) -> Any:
@@ -76,7 +90,7 @@ class LumaGenerator(Generator):
 
         key = jobs.require_key(self.key_env, "Luma")
         # max_retries=0: retries (and their waits) go through jobs.call_with_retries.
-        return LumaAI(auth_token=key, base_url=self.options.get("base_url"), max_retries=0)
+        return LumaAI(auth_token=key, base_url=self.opts.base_url, max_retries=0)
 
     def build_params(self, request: ClipRequest) -> dict[str, Any]:
         """The `generations.create` arguments for `request` (BriefError on what Luma cannot make)."""
@@ -106,8 +120,8 @@ class LumaGenerator(Generator):
             keyframes["frame1"] = {"type": "image", "url": self._image_url(request.last_image)}
         params: dict[str, Any] = {"model": self.model, "prompt": request.prompt, "aspect_ratio": request.aspect,
                                   "duration": f"{int(duration)}s", "resolution": request.resolution}
-        if self.options.get("loop") is not None:
-            params["loop"] = bool(self.options["loop"])
+        if self.opts.loop is not None:
+            params["loop"] = self.opts.loop
         if keyframes:
             params["keyframes"] = keyframes
         return params
@@ -116,18 +130,17 @@ class LumaGenerator(Generator):
         path = Path(path)
         if not path.is_file():
             raise InputFileError(f"input image {str(path)!r} does not exist or is not a file")
-        uploader = self.options.get("image_url")
+        uploader = self.opts.image_url
         if uploader is not None:
             return str(uploader(path))
-        if self.options.get("allow_data_uri"):
+        if self.opts.allow_data_uri:
             return jobs.data_uri(path)
         raise InputFileError(f"luma needs a public URL for keyframe image {path.name!r}: pass image_url=<uploader> "
                              "(or allow_data_uri=True if your account accepts data URIs)")
 
     def generate(self, request: ClipRequest, progress: ProgressFn | None = None) -> ClipResult:
         report = progress or (lambda fraction, message: None)
-        sleep: Callable[[float], None] = self.options.get("sleep", time.sleep)
-        policy: jobs.RetryPolicy = self.options.get("retry", jobs.RetryPolicy())
+        sleep, policy = self.opts.sleep, self.opts.retry
         client = self._client.get()
         params = self.build_params(request)
         report(0.0, f"luma: starting {self.model}")
@@ -141,9 +154,8 @@ class LumaGenerator(Generator):
         generation = jobs.poll_until(
             lambda: jobs.call_mapped(lambda: client.generations.get(gid), self._map_error),
             is_done=lambda g: g.state in ("completed", "failed"),
-            interval=float(self.options.get("poll_interval", 3.0)),
-            deadline_s=float(self.options.get("deadline_s", 900)),
-            sleep=sleep, clock=self.options.get("clock", time.monotonic), retry=policy,
+            interval=self.opts.poll_interval, deadline_s=self.opts.deadline_s,
+            sleep=sleep, clock=self.opts.clock, retry=policy,
             progress=lambda g: report(0.1 if g.state == "queued" else 0.4, f"luma: {g.state}"),
             what=f"luma generation {gid}",
         )
@@ -167,7 +179,7 @@ class LumaGenerator(Generator):
 
     def _drop_source_frames(self, request: ClipRequest) -> int:
         """Keep only the new frames of an extension: drop the leading frames that repeat the source."""
-        mode = self.options.get("extend_result", "auto")
+        mode = self.opts.extend_result
         if mode == "new_only":
             return 0
         info = jobs.probe_clip(request.out_path)
@@ -187,7 +199,7 @@ class LumaGenerator(Generator):
         return drop
 
     def _is_moderation(self, text: str) -> bool:
-        patterns = self.options.get("moderation_patterns", MODERATION_PATTERNS)
+        patterns = self.opts.moderation_patterns
         return any(p.lower() in text.lower() for p in patterns)
 
     def _map_error(self, exc: BaseException) -> BaseException | None:

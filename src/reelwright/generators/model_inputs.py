@@ -23,6 +23,7 @@ from ..errors import BriefError, ConfigError, InputFileError
 from ..timing import fraction_str, to_fraction
 from . import prices
 from .base import Capabilities, ClipRequest, Generator
+from .options import JobOptions
 
 # How the duration reaches the model: an int, a string ("5"), a string with unit ("5s"),
 # a float, or not at all (the model makes one fixed length).
@@ -303,21 +304,38 @@ def capabilities_for(spec: ModelSpec, *, name: str, price_per_second: float = 0.
     )
 
 
+class HostedOptions(JobOptions):
+    """Options every hosted-model backend (Replicate, fal) takes."""
+
+    inputs: dict[str, Any] | None = None  # ModelSpec fields laid over the model's table entry
+    moderation_patterns: tuple[str, ...] | None = None  # words in an error that mean a safety refusal
+
+
 class HostedModelGenerator(Generator):
     """A backend for hosted models: `spec` (from the provider's table, `inputs={...}` laid over it)
-    says how requests become the model's inputs and what it can make. Subclasses set `name` and
-    `default_model`."""
+    says how requests become the model's inputs and what it can make. Subclasses set `name`,
+    `default_model`, `moderation_patterns` and an `Options` derived from `HostedOptions`."""
 
     default_model: ClassVar[str] = ""
+    moderation_patterns: ClassVar[tuple[str, ...]] = ()
+    Options = HostedOptions
+    opts: HostedOptions
 
     def __init__(self, model: str | None = None, **options: Any):
         super().__init__(model or self.default_model, **options)
-        self.spec = resolve(self.name, self.model, options.get("inputs"))
+        self.spec = resolve(self.name, self.model, self.opts.inputs)
 
     def capabilities(self) -> Capabilities:
         return capabilities_for(
             self.spec, name=self.name, price_per_second=prices.price_per_second(self.name, self.model),
-            price_date=prices.price_date(), concurrency=int(self.options.get("concurrency", 2)))
+            price_date=prices.price_date(), concurrency=self.opts.concurrency)
+
+    def is_moderation(self, message: str) -> bool:
+        """Whether an error message reads as a safety refusal (the patterns option, else the backend's)."""
+        patterns = self.opts.moderation_patterns if self.opts.moderation_patterns is not None \
+            else self.moderation_patterns
+        text = message.lower()
+        return any(p.lower() in text for p in patterns)
 
 
 def build_input(spec: ModelSpec, request: ClipRequest, *, file_ref: Callable[[Path], Any]) -> dict[str, Any]:

@@ -1,24 +1,23 @@
 """Replicate backend: any hosted video model (`replicate:OWNER/NAME`) through the official
 `replicate` SDK — create a model prediction, poll it, download its output.
 
-Inputs per model come from `model_inputs.py` (override with `inputs={...}`). Options:
-`base_url` (else REPLICATE_BASE_URL, else api.replicate.com, as the SDK does), `wait`
+Inputs per model come from `model_inputs.py` (override with `inputs={...}`). Options
+(`ReplicateOptions`): `base_url` (else REPLICATE_BASE_URL, else api.replicate.com, as the SDK does), `wait`
 (seconds to hold the create request open with `Prefer: wait`; default off, poll instead),
 `file_encoding` ("auto": data URIs up to 256 KiB, else the Files API | "base64" | "url"),
-`poll_interval`, `deadline_s`, `retry` (a `RetryPolicy`), `concurrency`,
-`moderation_patterns`, and `sleep`/`clock` for tests.
+`moderation_patterns`, `inputs`, and the shared job options (`JobOptions`).
 """
 
 from __future__ import annotations
 
 import base64
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import Field
 
 from ..errors import ConfigError, GeneratorError, ModerationError
 from . import jobs, model_inputs
@@ -33,16 +32,24 @@ MODERATION_PATTERNS = ("flagged as sensitive", "(e005)", "nsfw", "content policy
 TERMINAL = ("succeeded", "failed", "canceled")
 
 
+class ReplicateOptions(model_inputs.HostedOptions):
+    """Options for `replicate:OWNER/NAME`."""
+
+    base_url: str | None = None
+    wait: int | None = Field(None, ge=1, le=60)  # Prefer: wait=N (the API holds a request 1–60 s)
+    file_encoding: Literal["auto", "base64", "url"] = "auto"
+
+
 class ReplicateGenerator(model_inputs.HostedModelGenerator):
     name = "replicate"
     key_env = "REPLICATE_API_TOKEN"
     default_model = DEFAULT_MODEL
+    moderation_patterns = MODERATION_PATTERNS
+    Options = ReplicateOptions
+    opts: ReplicateOptions
 
     def __init__(self, model: str | None = None, **options: Any):
         super().__init__(model, **options)
-        encoding = options.get("file_encoding", "auto")
-        if encoding not in ("auto", "base64", "url"):
-            raise ConfigError(f"replicate file_encoding {encoding!r} is not one of auto, base64, url")
         self._client = jobs.LazyClient(self._new_client, release=_close_sdk)
         self._retry_after = threading.local()
 
@@ -51,7 +58,7 @@ class ReplicateGenerator(model_inputs.HostedModelGenerator):
 
         token = jobs.require_key(self.key_env, "Replicate")
         # The SDK drops response headers when it raises; keep Retry-After per thread.
-        return replicate.Client(api_token=token, base_url=self.options.get("base_url"),
+        return replicate.Client(api_token=token, base_url=self.opts.base_url,
                                 event_hooks={"response": [self._remember_retry_after]})
 
     def _remember_retry_after(self, response: httpx.Response) -> None:
@@ -59,14 +66,13 @@ class ReplicateGenerator(model_inputs.HostedModelGenerator):
 
     def generate(self, request: ClipRequest, progress: ProgressFn | None = None) -> ClipResult:
         report = progress or (lambda fraction, message: None)
-        sleep: Callable[[float], None] = self.options.get("sleep", time.sleep)
-        policy: jobs.RetryPolicy = self.options.get("retry", jobs.RetryPolicy())
+        sleep, policy = self.opts.sleep, self.opts.retry
         client = self._client.get()
         inputs = model_inputs.build_input(self.spec, request, file_ref=self._file_ref)
         report(0.0, f"replicate: starting {self.model}")
         params: dict[str, Any] = {"file_encoding_strategy": "url"}
-        if self.options.get("wait"):
-            params["wait"] = self.options["wait"]
+        if self.opts.wait:
+            params["wait"] = self.opts.wait
         # models.predictions.create, not predictions.create: the latter drops `wait` in SDK 1.0.x.
         prediction = jobs.call_with_retries(
             lambda: client.models.predictions.create(model=self.model, input=inputs, **params),
@@ -76,9 +82,8 @@ class ReplicateGenerator(model_inputs.HostedModelGenerator):
             prediction = jobs.poll_until(
                 lambda: jobs.call_mapped(lambda: client.predictions.get(prediction.id), self._map_error),
                 is_done=lambda p: p.status in TERMINAL,
-                interval=float(self.options.get("poll_interval", 2.0)),
-                deadline_s=float(self.options.get("deadline_s", 900)),
-                sleep=sleep, clock=self.options.get("clock", time.monotonic), retry=policy,
+                interval=self.opts.poll_interval, deadline_s=self.opts.deadline_s,
+                sleep=sleep, clock=self.opts.clock, retry=policy,
                 progress=lambda p: report(self._fraction(p), f"replicate: {p.status}"),
                 what=f"replicate prediction {prediction.id}",
             ) if prediction.status not in TERMINAL else prediction
@@ -93,7 +98,7 @@ class ReplicateGenerator(model_inputs.HostedModelGenerator):
             raise GeneratorError(f"replicate prediction {prediction.id} was canceled")
         if prediction.status == "failed":
             message = str(prediction.error or "no error given")
-            if self._is_moderation(message):
+            if self.is_moderation(message):
                 raise ModerationError(f"replicate {self.model} refused the request: {message}")
             raise GeneratorError(f"replicate prediction {prediction.id} failed: {message}")
         url = model_inputs.video_url_from(prediction.output)
@@ -110,7 +115,7 @@ class ReplicateGenerator(model_inputs.HostedModelGenerator):
                                 metadata={"provider": "replicate", "input": _loggable(prediction.input)})
 
     def _file_ref(self, path: Path) -> Any:
-        encoding = self.options.get("file_encoding", "auto")
+        encoding = self.opts.file_encoding
         if encoding == "base64" or (encoding == "auto" and path.stat().st_size <= INLINE_LIMIT):
             return jobs.data_uri(path)
         return path  # the SDK uploads Paths through the Files API
@@ -121,11 +126,6 @@ class ReplicateGenerator(model_inputs.HostedModelGenerator):
         except Exception:  # noqa: BLE001 - best effort; the original error matters more
             pass
 
-    def _is_moderation(self, message: str) -> bool:
-        patterns = self.options.get("moderation_patterns", MODERATION_PATTERNS)
-        text = message.lower()
-        return any(p.lower() in text for p in patterns)
-
     def _map_error(self, exc: BaseException) -> BaseException | None:
         from replicate.exceptions import ReplicateError
 
@@ -134,7 +134,7 @@ class ReplicateGenerator(model_inputs.HostedModelGenerator):
             message = " — ".join(x for x in (exc.title, exc.detail) if x) or "no detail"
             if status in (401, 403):
                 return ConfigError(f"Replicate rejected REPLICATE_API_TOKEN (HTTP {status}): {message}")
-            if self._is_moderation(message):
+            if self.is_moderation(message):
                 return ModerationError(f"replicate {self.model} refused the request: {message}")
             retry_after = getattr(self._retry_after, "value", None) if status == 429 else None
             return jobs.error_for_status(status, message, retry_after=retry_after, provider="replicate")

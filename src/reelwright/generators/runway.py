@@ -1,33 +1,33 @@
 """Runway video through the official `runwayml` SDK: image_to_video / text_to_video tasks,
 polled with `tasks.retrieve`, the first output URL downloaded and probed.
 
-Options: `base_url` (default the SDK's, or RUNWAYML_BASE_URL), `poll_interval` (5 s),
-`deadline_s` (900), `retry`, `sleep`, `rate_per_s` / `rate_burst` or a shared `limiter`,
-`usd_per_credit` (0.01), `prompt_limit` (1000 UTF-16 code units), `cancel_on_timeout` (True).
+Options (`RunwayOptions`): `base_url` (default the SDK's, or RUNWAYML_BASE_URL), `usd_per_credit` (0.01),
+`prompt_limit` (1000 UTF-16 code units), `cancel_on_timeout` (True), and the shared job options
+(`JobOptions`; here `poll_interval` defaults to 5 s).
 """
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 from typing import Any
+
+from pydantic import Field
 
 from ..errors import BriefError, ExpiredResultError, GeneratorError, ModerationError, TransientGeneratorError
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 from .jobs import (
     LazyClient,
-    RetryPolicy,
     accept_clip,
     call_with_retries,
     data_uri,
     download,
     error_for_status,
-    limiter_from,
     poll_until,
     require_key,
     retry_after_from_headers,
     validate_request,
 )
+from .options import JobOptions
 from .prices import price_date, price_per_second
 
 DEFAULT_MODEL = "gen4_turbo"
@@ -84,26 +84,39 @@ def _map_runway_error(exc: BaseException) -> BaseException | None:
                             provider="runway")
 
 
+class RunwayOptions(JobOptions):
+    """Options for `runway:MODEL`."""
+
+    poll_interval: float = Field(5.0, ge=0)
+    base_url: str | None = None
+    usd_per_credit: float = Field(0.01, ge=0)
+    prompt_limit: int = Field(1000, ge=1)  # UTF-16 code units (promptText ≤ 1000 in the API)
+    cancel_on_timeout: bool = True
+
+
 class RunwayGenerator(Generator):
     """Runway Gen-4 / Gen-4.5 / Veo 3.1 through Runway's API."""
 
     name = "runway"
     key_env = "RUNWAYML_API_SECRET"
+    Options = RunwayOptions
+    opts: RunwayOptions
 
     def __init__(self, model: str | None = None, **options: Any):
         super().__init__(model or DEFAULT_MODEL, **options)
         if self.model not in MODELS:
             raise BriefError(f"unknown runway model {self.model!r}; choose one of {', '.join(MODELS)}")
-        self.base_url = options.get("base_url")
-        self.poll_interval = float(options.get("poll_interval", 5.0))
-        self.deadline_s = float(options.get("deadline_s", 900))
-        self.retry: RetryPolicy = options.get("retry", RetryPolicy())
-        self.sleep = options.get("sleep", time.sleep)
-        self.usd_per_credit = float(options.get("usd_per_credit", 0.01))
-        self.prompt_limit = int(options.get("prompt_limit", 1000))
-        self.cancel_on_timeout = bool(options.get("cancel_on_timeout", True))
+        opts = self.opts
+        self.base_url = opts.base_url
+        self.poll_interval = opts.poll_interval
+        self.deadline_s = opts.deadline_s
+        self.retry = opts.retry
+        self.sleep = opts.sleep
+        self.usd_per_credit = opts.usd_per_credit
+        self.prompt_limit = opts.prompt_limit
+        self.cancel_on_timeout = opts.cancel_on_timeout
         self._client = LazyClient(self._new_client)
-        self.limiter = limiter_from(options)
+        self.limiter = opts.make_limiter()
 
     def _limit(self) -> None:
         if self.limiter is not None:
@@ -118,7 +131,7 @@ class RunwayGenerator(Generator):
             aspects=spec["aspects"], resolutions=spec["resolutions"], max_references=0,
             text_to_video=spec["text"], image_to_video=True, last_frame=spec["last_frame"], audio=spec["audio"],
             price_per_second=price_per_second(self.name, self.model, spec["resolutions"][0]), price_date=price_date(),
-            concurrency=2, notes=f"{text_note}; prompts over {self.prompt_limit} UTF-16 units are cut at a word",
+            concurrency=self.opts.concurrency, notes=f"{text_note}; prompts over {self.prompt_limit} UTF-16 units are cut at a word",
         )
 
     def _new_client(self):
@@ -218,7 +231,7 @@ class RunwayGenerator(Generator):
         try:
             return poll_until(lambda: self._retrieve(client, task_id), is_done=lambda t: t.status in DONE_STATUSES,
                               interval=self.poll_interval, deadline_s=self.deadline_s, sleep=self.sleep,
-                              progress=on_pending, what=f"runway task {task_id}")
+                              clock=self.opts.clock, progress=on_pending, what=f"runway task {task_id}")
         except GeneratorError as exc:
             if "timed out" in str(exc) and self.cancel_on_timeout:
                 try:  # stop paying for a task nobody will collect

@@ -3,11 +3,11 @@
 
 Transport: option `transport` ("rest" | "vertex"), else GOOGLE_GENAI_USE_VERTEXAI, else
 Vertex when GOOGLE_CLOUD_PROJECT is set, else REST with GEMINI_API_KEY / GOOGLE_API_KEY.
-Options: `base_url` (REST, default https://generativelanguage.googleapis.com; Vertex: a
+Options (`VeoOptions`): `base_url` (REST, default https://generativelanguage.googleapis.com; Vertex: a
 custom endpoint), `api_version` ("v1beta"), `project`, `location` (GOOGLE_CLOUD_LOCATION,
-default us-central1), `credentials` (Vertex), `poll_interval` (10 s), `deadline_s` (900),
-`retry`, `sleep`, `rate_per_s` / `rate_burst` or a shared `limiter`, `person_generation`,
-`extend_seconds` (7), `high_res_needs_8s` (True), `references_need_8s` (True).
+default us-central1), `credentials` (Vertex), `person_generation`, `extend_seconds` (7),
+`high_res_needs_8s` (True), `references_need_8s` (True), and the shared job options (`JobOptions`;
+here `poll_interval` defaults to 10 s).
 """
 
 from __future__ import annotations
@@ -15,30 +15,30 @@ from __future__ import annotations
 import base64
 import os
 import threading
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import Field
 
 from ..errors import BriefError, ConfigError, GeneratorError, ModerationError
+from ..timing import Frac
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 from .jobs import (
-    RetryPolicy,
     accept_clip,
     call_with_retries,
     download,
     error_for_status,
     file_base64,
     keep_new_tail,
-    limiter_from,
     poll_until,
     require_key,
     retry_after_from_headers,
     validate_request,
 )
+from .options import JobOptions
 from .prices import price_date, price_per_second
 
 DEFAULT_MODEL = "veo-3.1-generate-preview"
@@ -120,32 +120,50 @@ class _Poll:
     retry_after: float | None
 
 
+class VeoOptions(JobOptions):
+    """Options for `veo:MODEL`."""
+
+    poll_interval: float = Field(10.0, ge=0)
+    transport: Literal["rest", "vertex"] | None = None  # None: from the environment (see the module doc)
+    base_url: str | None = None
+    api_version: str = "v1beta"
+    project: str | None = None
+    location: str | None = None
+    credentials: Any = None  # google.auth credentials (Vertex)
+    person_generation: str | None = None  # allow_all | allow_adult | dont_allow, passed through as Google names it
+    extend_seconds: Frac = Fraction(7)
+    high_res_needs_8s: bool = True
+    references_need_8s: bool = True
+    allow_unknown_model: bool = False
+
+
 class VeoGenerator(Generator):
     """Veo through the Gemini API (REST) or Vertex AI (google-genai)."""
 
     name = "veo"
     key_env = "GEMINI_API_KEY"
+    Options = VeoOptions
+    opts: VeoOptions
 
     def __init__(self, model: str | None = None, **options: Any):
         super().__init__(model or DEFAULT_MODEL, **options)
-        if self.model not in MODELS and not options.get("allow_unknown_model"):
+        opts = self.opts
+        if self.model not in MODELS and not opts.allow_unknown_model:
             raise BriefError(f"unknown veo model {self.model!r}; choose one of {', '.join(MODELS)}")
-        self.transport = options.get("transport") or self._default_transport()
-        if self.transport not in ("rest", "vertex"):
-            raise ConfigError(f"veo transport must be 'rest' or 'vertex', got {self.transport!r}")
-        self.base_url = options.get("base_url")
-        self.api_version = options.get("api_version", "v1beta")
-        self.poll_interval = float(options.get("poll_interval", 10.0))
-        self.deadline_s = float(options.get("deadline_s", 900))
-        self.retry: RetryPolicy = options.get("retry", RetryPolicy())
-        self.sleep = options.get("sleep", time.sleep)
-        self.person_generation = options.get("person_generation")
-        self.extend_seconds = Fraction(str(options.get("extend_seconds", 7)))
-        self.high_res_needs_8s = bool(options.get("high_res_needs_8s", True))
-        self.references_need_8s = bool(options.get("references_need_8s", True))
+        self.transport = opts.transport or self._default_transport()
+        self.base_url = opts.base_url
+        self.api_version = opts.api_version
+        self.poll_interval = opts.poll_interval
+        self.deadline_s = opts.deadline_s
+        self.retry = opts.retry
+        self.sleep = opts.sleep
+        self.person_generation = opts.person_generation
+        self.extend_seconds = opts.extend_seconds
+        self.high_res_needs_8s = opts.high_res_needs_8s
+        self.references_need_8s = opts.references_need_8s
         self._http: httpx.Client | None = None
         self._genai = None
-        self.limiter = limiter_from(options)
+        self.limiter = opts.make_limiter()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -171,7 +189,8 @@ class VeoGenerator(Generator):
             extend=spec["extend"], reference_images=spec["refs"] > 0, audio=True,
             extend_durations=[self.extend_seconds] if spec["extend"] else [],
             reference_durations=[Fraction(8)] if spec["refs"] > 0 and self.references_need_8s else [],
-            price_per_second=price_per_second(self.name, self.model, "720p"), price_date=price_date(), concurrency=2,
+            price_per_second=price_per_second(self.name, self.model, "720p"), price_date=price_date(),
+            concurrency=self.opts.concurrency,
             notes=("asset references need 8 s clips; last frame needs a first image; "
                    + ("extension takes a local video (Vertex)" if vertex else
                       "extension continues a Veo video by its URI (request.extend_job = a previous result's "
@@ -280,7 +299,7 @@ class VeoGenerator(Generator):
 
         final = op if op.get("done") else poll_until(
             fetch, is_done=lambda s: bool(s.body.get("done")), interval=self.poll_interval, deadline_s=self.deadline_s,
-            sleep=self.sleep, progress=on_pending, hint=lambda s: s.retry_after, retry=self.retry,
+            sleep=self.sleep, clock=self.opts.clock, progress=on_pending, hint=lambda s: s.retry_after, retry=self.retry,
             what=f"veo operation {name}").body
         self._raise_operation_error(final.get("error"), name)
         result = (final.get("response") or {}).get("generateVideoResponse") or {}
@@ -341,16 +360,16 @@ class VeoGenerator(Generator):
                 from google import genai
                 from google.genai import types
 
-                project = self.options.get("project") or os.environ.get("GOOGLE_CLOUD_PROJECT", "").strip()
+                project = self.opts.project or os.environ.get("GOOGLE_CLOUD_PROJECT", "").strip()
                 if not project:
                     raise ConfigError("veo's Vertex transport needs a project: set GOOGLE_CLOUD_PROJECT")
-                location = self.options.get("location") or os.environ.get("GOOGLE_CLOUD_LOCATION") or "us-central1"
+                location = self.opts.location or os.environ.get("GOOGLE_CLOUD_LOCATION") or "us-central1"
                 # Our own retry loop honours Retry-After and the injected sleep; the SDK's would not.
                 http_options = types.HttpOptions(base_url=self.base_url,
                                                  retry_options=types.HttpRetryOptions(attempts=1))
                 try:
                     self._genai = genai.Client(vertexai=True, project=project, location=location,
-                                               credentials=self.options.get("credentials"), http_options=http_options)
+                                               credentials=self.opts.credentials, http_options=http_options)
                 except Exception as exc:  # google.auth raises several unrelated types for missing credentials
                     raise ConfigError(f"veo's Vertex transport could not authenticate: {exc}. {AUTH_HINT}") from exc
             return self._genai
@@ -397,7 +416,7 @@ class VeoGenerator(Generator):
             return call_with_retries(get, policy=self.retry, sleep=self.sleep, map_error=_map_genai_error)
 
         final = op if op.done else poll_until(fetch, is_done=lambda o: bool(o.done), interval=self.poll_interval,
-                                              deadline_s=self.deadline_s, sleep=self.sleep,
+                                              deadline_s=self.deadline_s, sleep=self.sleep, clock=self.opts.clock,
                                               progress=lambda o: report(0.5, "veo operation: generating"),
                                               what=f"veo operation {name}")
         self._raise_operation_error(final.error, name)
