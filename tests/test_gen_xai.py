@@ -1,4 +1,5 @@
-"""The xAI Grok Imagine adapter against a fake gRPC video service built from xai_sdk's stubs."""
+"""The xAI Grok Imagine adapter against a fake gRPC video service built from xai_sdk's stubs: the hosted-backend
+contract (`tests/gen_contract.py`), then what is xAI's own."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 from PIL import Image
 
 from tests.fakes.gen_helpers import png
-from tests.fakes.media_host import Download
 from tests.fakes.xai_server import RpcFailure, XAIFake
-from reelwright.errors import BriefError, ExpiredResultError, GeneratorError, MissingKeyError, ModerationError
+from tests.gen_contract import BackendContract
+from reelwright.errors import BriefError, ModerationError
 from reelwright.generators.base import ClipRequest, ReferenceImage
 from reelwright.generators.jobs import RetryPolicy, probe_clip
 from reelwright.generators.prices import price_per_second
@@ -39,6 +40,12 @@ def gen(fake, sleeps):
                      retry=RetryPolicy(max_attempts=3, base_delay=0.01))
     yield g
     g.close()
+
+
+# The gRPC status the xAI service answers in place of each HTTP status the contract asks for.
+GRPC_FOR_HTTP = {400: grpc.StatusCode.INVALID_ARGUMENT, 422: grpc.StatusCode.INVALID_ARGUMENT,
+                 429: grpc.StatusCode.RESOURCE_EXHAUSTED, 500: grpc.StatusCode.INTERNAL,
+                 503: grpc.StatusCode.UNAVAILABLE}
 
 
 def request(tmp_path: Path, **kw) -> ClipRequest:
@@ -146,68 +153,10 @@ def test_edit_sends_the_whole_input_video_without_duration(gen, fake, tmp_path, 
     assert probe_clip(result.path).frames == 96
 
 
-def test_missing_key_names_the_env_var(fake, tmp_path, monkeypatch):
-    monkeypatch.delenv("XAI_API_KEY")
-    gen = XAIGenerator(api_host=fake.api_host)
-    with pytest.raises(MissingKeyError, match="XAI_API_KEY"):
-        gen.generate(request(tmp_path))
-
-
-def test_rate_limit_is_retried_after_the_servers_hint(gen, fake, sleeps, tmp_path):
-    fake.submit_failures.append(RpcFailure(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", retry_after=1.5))
-    result = gen.generate(request(tmp_path))
-    assert probe_clip(result.path).frames == 48
-    assert len(fake.submissions) == 1 and 1.5 in sleeps
-
-
-def test_invalid_argument_is_not_retried(gen, fake, sleeps, tmp_path):
-    fake.submit_failures.append(RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "duration out of range"))
-    with pytest.raises(GeneratorError, match="INVALID_ARGUMENT") as err:
-        gen.generate(request(tmp_path))
-    assert not isinstance(err.value, ModerationError)
-    assert fake.submissions == [] and len(fake.auth_headers) == 1 and sleeps == []
-
-
-def test_blocked_video_is_a_moderation_error(gen, fake, tmp_path):
-    fake.outcome = "moderated"
-    with pytest.raises(ModerationError, match="moderation"):
-        gen.generate(request(tmp_path))
-    assert not (tmp_path / "out" / "s1.mp4").exists()
-
-
 def test_failed_job_with_a_moderation_code_is_a_moderation_error(gen, fake, tmp_path):
     fake.outcome, fake.failure_code, fake.failure_message = "failed", "content_moderation", "prompt refused"
     with pytest.raises(ModerationError, match="prompt refused"):
         gen.generate(request(tmp_path))
-
-
-def test_failed_job_is_a_generator_error_with_the_servers_reason(gen, fake, tmp_path):
-    fake.outcome = "failed"
-    with pytest.raises(GeneratorError, match="internal_error.*the model crashed") as err:
-        gen.generate(request(tmp_path))
-    assert not isinstance(err.value, ModerationError)
-
-
-def test_expired_result_url_is_an_expired_result_error(gen, fake, tmp_path):
-    fake.media.downloads.append(Download("expired", 403))
-    with pytest.raises(ExpiredResultError, match="expired"):
-        gen.generate(request(tmp_path))
-    assert not (tmp_path / "out" / "s1.mp4").exists()
-
-
-def test_truncated_download_is_an_expired_result_error(gen, fake, tmp_path):
-    fake.media.downloads.append(Download("truncated"))
-    with pytest.raises(ExpiredResultError, match="truncated"):
-        gen.generate(request(tmp_path))
-    assert list((tmp_path / "out").iterdir()) == []
-
-
-def test_a_job_that_never_finishes_times_out(fake, tmp_path):
-    fake.outcome = "never"
-    gen = XAIGenerator(api_host=fake.api_host, poll_interval=0.0, deadline_s=0.05, sleep=lambda s: None)
-    with pytest.raises(GeneratorError, match="timed out after 0.05 s"):
-        gen.generate(request(tmp_path))
-    gen.close()
 
 
 def test_cost_comes_from_the_reported_usage_when_present(gen, fake, tmp_path):
@@ -229,3 +178,39 @@ def test_1080p_is_declared_only_for_the_1_5_model():
 def test_1080p_on_the_base_model_is_refused_quoting_the_value(gen, fake, tmp_path):
     with pytest.raises(BriefError, match="'1080p'"):
         gen.generate(request(tmp_path, resolution="1080p"))
+
+
+class TestXAIContract(BackendContract):
+    key_env = "XAI_API_KEY"
+    key_vars = ("XAI_API_KEY",)
+    expected_frames = 48
+    moderation_match = "moderation"
+    failure_match = "internal_error.*the model crashed"
+    cancels_on_deadline = False  # the xAI API has no cancel: the job is left to finish
+
+    def start_fake(self, media, monkeypatch):
+        server = XAIFake(workdir=media)
+        monkeypatch.setenv("XAI_API_KEY", server.api_key)
+        return server
+
+    def generator(self, fake, clock, **options):
+        return XAIGenerator(api_host=fake.api_host, **{"poll_interval": 1.0, "sleep": clock.sleep, "clock": clock,
+                                                       **options})
+
+    def request(self, tmp_path):
+        return request(tmp_path)
+
+    def fail_submit(self, fake, status, message, retry_after=None):
+        fake.submit_failures.append(RpcFailure(GRPC_FOR_HTTP[status], message, retry_after=retry_after))
+
+    def submit_attempts(self, fake):
+        return fake.submit_calls
+
+    def server_calls(self, fake):
+        return len(fake.auth_headers)
+
+    def set_outcome(self, fake, outcome):
+        fake.outcome = outcome
+
+    def polls(self, fake):
+        return fake.poll_calls

@@ -53,6 +53,8 @@ class XAIFake(video_pb2_grpc.VideoServicer):
     jobs: dict[str, Job] = field(default_factory=dict)
     submissions: list = field(default_factory=list)
     auth_headers: list[str] = field(default_factory=list)
+    submit_calls: int = 0  # every submit that reached the server, refused ones included
+    poll_calls: int = 0
     served_seconds: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -84,6 +86,8 @@ class XAIFake(video_pb2_grpc.VideoServicer):
             context.abort(failure.code, failure.details)
 
     def _submit(self, kind: str, request, context) -> deferred_pb2.StartDeferredResponse:
+        with self._lock:
+            self.submit_calls += 1
         self._check(context, self.submit_failures)
         rid = uuid.uuid4().hex[:12]
         with self._lock:
@@ -98,6 +102,8 @@ class XAIFake(video_pb2_grpc.VideoServicer):
         return self._submit("extend", request, context)
 
     def GetDeferredVideo(self, request, context):  # noqa: N802 - gRPC method name
+        with self._lock:
+            self.poll_calls += 1
         self._check(context, self.poll_failures)
         job = self.jobs.get(request.request_id)
         if job is None:
