@@ -1,5 +1,6 @@
 """The fal adapter against a fake fal queue on 127.0.0.1 (HTTPS with a test-made certificate),
-with the official fal-client as client."""
+with the official fal-client as client: the hosted-backend contract (`tests/gen_contract.py`), then
+what is fal's own."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from pathlib import Path
 import fal_client.client
 import pytest
 
-from reelwright.errors import ConfigError, ExpiredResultError, GeneratorError, MissingKeyError, ModerationError
+from reelwright.errors import ConfigError
 from reelwright.generators.base import ClipRequest
 from reelwright.generators.fal import FalGenerator
 from tests.fakes.fal_server import KEY, FakeFal, make_self_signed_cert
 from tests.fakes.gen_helpers import Clock, png, probe_frames
-from tests.fakes.media_host import Download
+from tests.gen_contract import BackendContract
 
 WAN = "fal-ai/wan/v2.2-a14b/text-to-video"
 KLING_I2V = "fal-ai/kling-video/v2.1/standard/image-to-video"
@@ -99,72 +100,11 @@ def test_local_image_is_sent_as_a_data_uri(fake, keyed, tmp_path):
     assert probe_frames(result.path) == 5 * 24
 
 
-def test_missing_key_names_the_env_var(fake, tmp_path):
-    with pytest.raises(MissingKeyError, match="FAL_KEY"):
-        make_gen().generate(request(tmp_path))
-    assert fake.http.log == []
-
-
 def test_wrong_key_is_a_config_error_without_the_key_in_it(fake, monkeypatch, tmp_path):
     monkeypatch.setenv("FAL_KEY", "fal-wrong-secret")
     with pytest.raises(ConfigError, match="FAL_KEY") as info:
         make_gen().generate(request(tmp_path))
     assert "fal-wrong-secret" not in str(info.value)
-
-
-def test_rate_limited_submit_is_retried_then_succeeds(fake, keyed, tmp_path):
-    # fal-client retries 429 itself (with its own short backoff); the job then runs normally.
-    fake.submit_errors.append((429, "Rate limit exceeded", "rate_limited", {"Retry-After": "1"}))
-    result = make_gen().generate(request(tmp_path))
-    assert len(submits(fake)) == 2
-    assert probe_frames(result.path) == 81
-
-
-@pytest.mark.parametrize("status", [400, 422])
-def test_client_errors_are_not_retried(fake, keyed, tmp_path, status):
-    fake.submit_errors.append((status, "num_frames must be at most 161", "validation_error", {}))
-    with pytest.raises(GeneratorError, match="at most 161") as info:
-        make_gen().generate(request(tmp_path))
-    assert not isinstance(info.value, ModerationError)
-    assert len(submits(fake)) == 1
-
-
-def test_content_checker_refusal_raises_moderation_error(fake, keyed, tmp_path):
-    fake.outcome = "moderated"
-    with pytest.raises(ModerationError, match="content checker"):
-        make_gen().generate(request(tmp_path))
-    assert not (tmp_path / "out" / "clip.mp4").exists()
-
-
-def test_failed_generation_raises_generator_error(fake, keyed, tmp_path):
-    fake.outcome = "failed"
-    with pytest.raises(GeneratorError, match="ran out of memory") as info:
-        make_gen().generate(request(tmp_path))
-    assert not isinstance(info.value, ModerationError)
-
-
-@pytest.mark.parametrize("status", [403, 410])
-def test_expired_result_url_raises_expired_result_error(fake, keyed, tmp_path, status):
-    fake.downloads.append(Download("expired", status))
-    with pytest.raises(ExpiredResultError):
-        make_gen().generate(request(tmp_path))
-    assert not (tmp_path / "out" / "clip.mp4").exists()
-
-
-def test_truncated_download_raises_expired_result_error(fake, keyed, tmp_path):
-    fake.downloads.append(Download("truncated"))
-    with pytest.raises(ExpiredResultError, match="truncated"):
-        make_gen().generate(request(tmp_path))
-    assert not (tmp_path / "out" / "clip.mp4").exists()
-
-
-def test_deadline_cancels_the_request(fake, keyed, tmp_path):
-    fake.outcome = "never"
-    clock = Clock()
-    with pytest.raises(GeneratorError, match="timed out"):
-        make_gen(clock=clock, deadline_s=4).generate(request(tmp_path))
-    assert len(fake.requests("PUT", "/cancel")) == 1
-    assert fake.jobs["req-0001"]["canceled"]
 
 
 def test_cost_comes_from_the_price_table(fake, keyed, tmp_path):
@@ -179,3 +119,47 @@ def test_capabilities_follow_the_chosen_app():
     kling = FalGenerator(KLING_I2V).capabilities()
     assert kling.image_to_video and not kling.text_to_video
     assert "generic inputs" in FalGenerator("someone/unknown-app").capabilities().notes
+
+
+class TestFalContract(BackendContract):
+    key_env = "FAL_KEY"
+    key_vars = ("FAL_KEY",)
+    expected_frames = 81
+    moderation_match = "content checker"
+    failure_match = "ran out of memory"
+    cancels_on_deadline = True
+    sdk_retries_429 = True
+
+    def start_fake(self, media, monkeypatch):
+        server = FakeFal(media, make_self_signed_cert(media / "tls"))
+        # fal-client builds https://$FAL_QUEUE_RUN_HOST/…; trust the fake's certificate for this test only.
+        monkeypatch.setenv("FAL_QUEUE_RUN_HOST", server.host)
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.cert[0]))
+        monkeypatch.setattr(fal_client.client, "QUEUE_URL_FORMAT", fal_client.client.QUEUE_URL_FORMAT)
+        monkeypatch.setenv("FAL_KEY", KEY)
+        return server
+
+    def generator(self, fake, clock, **options):
+        return FalGenerator(WAN, **{"poll_interval": 1.0, "sleep": clock.sleep, "clock": clock, **options})
+
+    def request(self, tmp_path):
+        return request(tmp_path)
+
+    def fail_submit(self, fake, status, message, retry_after=None):
+        fake.submit_errors.append((status, message, "rate_limited" if status == 429 else "validation_error",
+                                   {"Retry-After": str(retry_after)} if retry_after else {}))
+
+    def submit_attempts(self, fake):
+        return len(submits(fake))
+
+    def server_calls(self, fake):
+        return len(fake.http.log)
+
+    def set_outcome(self, fake, outcome):
+        fake.outcome = outcome
+
+    def polls(self, fake):
+        return len(fake.requests("GET", "/status"))
+
+    def cancel_requests(self, fake):
+        return len(fake.requests("PUT", "/cancel"))

@@ -1,4 +1,5 @@
-"""The Luma adapter against a fake Dream Machine API on 127.0.0.1, with the official lumaai SDK as client."""
+"""The Luma adapter against a fake Dream Machine API on 127.0.0.1, with the official lumaai SDK as client: the
+hosted-backend contract (`tests/gen_contract.py`), then what is Luma's own."""
 
 from __future__ import annotations
 
@@ -9,17 +10,14 @@ import pytest
 from reelwright.errors import (
     BriefError,
     ConfigError,
-    ExpiredResultError,
-    GeneratorError,
     InputFileError,
-    MissingKeyError,
     ModerationError,
 )
 from reelwright.generators.base import ClipRequest
 from reelwright.generators.luma import LumaGenerator
 from tests.fakes.gen_helpers import Clock, png, probe_frames
 from tests.fakes.luma_server import KEY, MODERATION_REASON, FakeLuma
-from tests.fakes.media_host import Download
+from tests.gen_contract import BackendContract
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +109,6 @@ def test_local_image_without_an_uploader_is_refused_clearly(fake, keyed, tmp_pat
     assert fake.http.log == []
 
 
-def test_missing_key_names_the_env_var(fake, tmp_path):
-    with pytest.raises(MissingKeyError, match="LUMAAI_API_KEY"):
-        make_gen(fake).generate(request(tmp_path))
-
-
 def test_wrong_key_is_a_config_error_without_the_key_in_it(fake, monkeypatch, tmp_path):
     monkeypatch.setenv("LUMAAI_API_KEY", "luma-wrong-secret")
     with pytest.raises(ConfigError, match="LUMAAI_API_KEY") as info:
@@ -123,65 +116,11 @@ def test_wrong_key_is_a_config_error_without_the_key_in_it(fake, monkeypatch, tm
     assert "luma-wrong-secret" not in str(info.value)
 
 
-def test_rate_limit_is_retried_after_the_servers_retry_after(fake, keyed, tmp_path):
-    fake.create_errors.append((429, "Too many concurrent generations", {"Retry-After": "2"}))
-    clock = Clock()
-    result = make_gen(fake, clock=clock).generate(request(tmp_path))
-    assert len(creates(fake)) == 2
-    assert clock.sleeps[0] == 2.0
-    assert probe_frames(result.path) == 5 * 24
-
-
-@pytest.mark.parametrize("status", [400, 422])
-def test_client_errors_are_not_retried(fake, keyed, tmp_path, status):
-    fake.create_errors.append((status, "keyframes.frame0.url: invalid url", {}))
-    with pytest.raises(GeneratorError, match="invalid url") as info:
-        make_gen(fake).generate(request(tmp_path))
-    assert not isinstance(info.value, ModerationError)
-    assert len(creates(fake)) == 1
-
-
-def test_moderated_generation_raises_moderation_error(fake, keyed, tmp_path):
-    fake.outcome = "moderated"
-    with pytest.raises(ModerationError, match="moderation failed"):
-        make_gen(fake).generate(request(tmp_path))
-
-
 def test_prompt_refused_at_create_raises_moderation_error(fake, keyed, tmp_path):
     fake.create_errors.append((400, MODERATION_REASON, {}))
     with pytest.raises(ModerationError):
         make_gen(fake).generate(request(tmp_path))
     assert len(creates(fake)) == 1
-
-
-def test_failed_generation_raises_generator_error(fake, keyed, tmp_path):
-    fake.outcome = "failed"
-    with pytest.raises(GeneratorError, match="internal error while dreaming") as info:
-        make_gen(fake).generate(request(tmp_path))
-    assert not isinstance(info.value, ModerationError)
-
-
-def test_expired_video_url_raises_expired_result_error(fake, keyed, tmp_path):
-    fake.downloads.append(Download("expired", 403))
-    with pytest.raises(ExpiredResultError):
-        make_gen(fake).generate(request(tmp_path))
-    assert not (tmp_path / "out" / "clip.mp4").exists()
-
-
-def test_truncated_download_raises_expired_result_error(fake, keyed, tmp_path):
-    fake.downloads.append(Download("truncated"))
-    with pytest.raises(ExpiredResultError, match="truncated"):
-        make_gen(fake).generate(request(tmp_path))
-    assert not (tmp_path / "out" / "clip.mp4").exists()
-
-
-def test_deadline_stops_polling(fake, keyed, tmp_path):
-    fake.outcome = "never"
-    clock = Clock()
-    with pytest.raises(GeneratorError, match="timed out"):
-        make_gen(fake, clock=clock, deadline_s=6).generate(request(tmp_path))
-    assert clock.now <= 6
-    assert len(fake.requests("GET", "/generations/")) == 7
 
 
 def test_cost_comes_from_the_price_table(fake, keyed, tmp_path):
@@ -205,3 +144,38 @@ def test_capabilities_declare_extension_and_the_allowed_durations():
     assert caps.model == "ray-2" and caps.extend
     assert caps.allowed_durations() == [5, 9]
     assert "4k" in caps.resolutions and "21:9" in caps.aspects
+
+
+class TestLumaContract(BackendContract):
+    key_env = "LUMAAI_API_KEY"
+    key_vars = ("LUMAAI_API_KEY",)
+    expected_frames = 5 * 24
+    moderation_match = "moderation failed"
+    failure_match = "internal error while dreaming"
+    cancels_on_deadline = False  # Luma has no cancel: past the deadline the job is left to finish
+
+    def start_fake(self, media, monkeypatch):
+        monkeypatch.setenv("LUMAAI_API_KEY", KEY)
+        return FakeLuma(media)
+
+    def generator(self, fake, clock, **options):
+        return LumaGenerator("ray-2", base_url=fake.base_url, **{"poll_interval": 1.0, "sleep": clock.sleep,
+                                                                 "clock": clock, **options})
+
+    def request(self, tmp_path):
+        return request(tmp_path)
+
+    def fail_submit(self, fake, status, message, retry_after=None):
+        fake.create_errors.append((status, message, {"Retry-After": str(retry_after)} if retry_after else {}))
+
+    def submit_attempts(self, fake):
+        return len(creates(fake))
+
+    def server_calls(self, fake):
+        return len(fake.http.log)
+
+    def set_outcome(self, fake, outcome):
+        fake.outcome = outcome
+
+    def polls(self, fake):
+        return len(fake.requests("GET", "/generations/"))

@@ -1,4 +1,5 @@
-"""The Replicate adapter against a fake Replicate API on 127.0.0.1, with the official SDK as client."""
+"""The Replicate adapter against a fake Replicate API on 127.0.0.1, with the official SDK as client: the
+hosted-backend contract (`tests/gen_contract.py`), then what is Replicate's own."""
 
 from __future__ import annotations
 
@@ -10,16 +11,12 @@ import pytest
 from reelwright.errors import (
     BriefError,
     ConfigError,
-    ExpiredResultError,
-    GeneratorError,
-    MissingKeyError,
-    ModerationError,
 )
 from reelwright.generators import model_inputs
 from reelwright.generators.base import ClipRequest
 from reelwright.generators.replicate import ReplicateGenerator
 from tests.fakes.gen_helpers import Clock, png, probe_frames
-from tests.fakes.media_host import Download
+from tests.gen_contract import BackendContract
 from tests.fakes.replicate_server import TOKEN, FakeReplicate
 
 WAN_T2V = "wan-video/wan-2.2-t2v-fast"
@@ -112,73 +109,11 @@ def test_wait_option_sends_prefer_wait_and_skips_polling(fake, keyed, tmp_path):
     assert probe_frames(result.path) == 81
 
 
-def test_missing_key_names_the_env_var(fake, tmp_path):
-    with pytest.raises(MissingKeyError, match="REPLICATE_API_TOKEN"):
-        make_gen(fake).generate(request(tmp_path))
-    assert fake.http.log == []
-
-
 def test_wrong_key_is_a_config_error_without_the_key_in_it(fake, monkeypatch, tmp_path):
     monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_wrong_secret")
     with pytest.raises(ConfigError) as info:
         make_gen(fake).generate(request(tmp_path))
     assert "REPLICATE_API_TOKEN" in str(info.value) and "r8_wrong_secret" not in str(info.value)
-
-
-def test_rate_limit_is_retried_after_the_servers_retry_after(fake, keyed, tmp_path):
-    fake.create_errors.append((429, "Too Many Requests", "Request was throttled.", {"Retry-After": "3"}))
-    clock = Clock()
-    result = make_gen(fake, clock=clock).generate(request(tmp_path))
-    assert len(creates(fake)) == 2
-    assert clock.sleeps[0] == 3.0
-    assert probe_frames(result.path) == 81
-
-
-@pytest.mark.parametrize("status", [400, 422])
-def test_client_errors_are_not_retried(fake, keyed, tmp_path, status):
-    fake.create_errors.append((status, "Input validation failed", "- input.num_frames: Must be at most 121", {}))
-    with pytest.raises(GeneratorError, match="Must be at most 121") as info:
-        make_gen(fake).generate(request(tmp_path))
-    assert not isinstance(info.value, ModerationError)
-    assert len(creates(fake)) == 1
-
-
-def test_moderated_prediction_raises_moderation_error(fake, keyed, tmp_path):
-    fake.outcome = "moderated"
-    with pytest.raises(ModerationError, match="flagged as sensitive"):
-        make_gen(fake).generate(request(tmp_path))
-    assert not (tmp_path / "out" / "clip.mp4").exists()
-
-
-def test_failed_prediction_raises_generator_error_with_its_message(fake, keyed, tmp_path):
-    fake.outcome = "failed"
-    with pytest.raises(GeneratorError, match="CUDA out of memory") as info:
-        make_gen(fake).generate(request(tmp_path))
-    assert not isinstance(info.value, ModerationError)
-
-
-def test_expired_output_url_raises_expired_result_error(fake, keyed, tmp_path):
-    fake.downloads.append(Download("expired", 410))
-    with pytest.raises(ExpiredResultError):
-        make_gen(fake).generate(request(tmp_path))
-    assert not (tmp_path / "out" / "clip.mp4").exists()
-
-
-def test_truncated_download_raises_expired_result_error(fake, keyed, tmp_path):
-    fake.downloads.append(Download("truncated"))
-    with pytest.raises(ExpiredResultError, match="truncated"):
-        make_gen(fake).generate(request(tmp_path))
-    assert not (tmp_path / "out" / "clip.mp4").exists()
-
-
-def test_deadline_cancels_the_prediction(fake, keyed, tmp_path):
-    fake.outcome = "never"
-    clock = Clock()
-    with pytest.raises(GeneratorError, match="timed out"):
-        make_gen(fake, clock=clock, deadline_s=5).generate(request(tmp_path))
-    assert len(fake.requests("POST", "/cancel")) == 1
-    assert fake.predictions["fake0001"]["status"] == "canceled"
-    assert clock.now <= 5
 
 
 def test_cost_comes_from_the_price_table_without_a_stated_cost(fake, keyed, tmp_path):
@@ -247,3 +182,42 @@ def test_a_frame_input_with_only_a_minimum_allows_that_one_length():
     spec = model_inputs.resolve("replicate", "someone/frames-model",
                                 {"frames": "num_frames", "native_fps": "16", "min_frames": 81, "frames_offset": 1})
     assert spec.allowed_durations() == [5]
+
+
+class TestReplicateContract(BackendContract):
+    key_env = "REPLICATE_API_TOKEN"
+    key_vars = ("REPLICATE_API_TOKEN",)
+    expected_frames = 81
+    moderation_match = "flagged as sensitive"
+    failure_match = "CUDA out of memory"
+    cancels_on_deadline = True
+
+    def start_fake(self, media, monkeypatch):
+        monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
+        return FakeReplicate(media)
+
+    def generator(self, fake, clock, **options):
+        return ReplicateGenerator(WAN_T2V, base_url=fake.url, **{"poll_interval": 1.0, "sleep": clock.sleep,
+                                                                 "clock": clock, **options})
+
+    def request(self, tmp_path):
+        return request(tmp_path)
+
+    def fail_submit(self, fake, status, message, retry_after=None):
+        fake.create_errors.append((status, "Request failed", message,
+                                   {"Retry-After": str(retry_after)} if retry_after else {}))
+
+    def submit_attempts(self, fake):
+        return len(creates(fake))
+
+    def server_calls(self, fake):
+        return len(fake.http.log)
+
+    def set_outcome(self, fake, outcome):
+        fake.outcome = outcome
+
+    def polls(self, fake):
+        return len(fake.requests("GET", "/v1/predictions/"))
+
+    def cancel_requests(self, fake):
+        return len(fake.requests("POST", "/cancel"))

@@ -1,4 +1,5 @@
-"""The Runway adapter through the official runwayml SDK against a fake Runway API."""
+"""The Runway adapter through the official runwayml SDK against a fake Runway API: the hosted-backend contract
+(`tests/gen_contract.py`), then what is Runway's own."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ import pytest
 
 from reelwright.errors import (
     BriefError,
-    ExpiredResultError,
     GeneratorError,
-    MissingKeyError,
     ModerationError,
     TransientGeneratorError,
 )
@@ -22,6 +21,7 @@ from reelwright.generators.runway import RunwayGenerator, truncate_prompt
 from tests.fakes.gen_helpers import png
 from tests.fakes.media_host import Download
 from tests.fakes.runway_server import HttpFailure, RunwayFake
+from tests.gen_contract import BackendContract
 
 
 @pytest.fixture
@@ -132,31 +132,12 @@ def test_cost_falls_back_to_the_price_table_without_credits(gen, fake, tmp_path)
     assert result.cost_usd == pytest.approx(2 * price_per_second("runway", "gen4.5", "720p"))
 
 
-def test_missing_key_names_the_env_var(fake, sleeps, tmp_path, monkeypatch):
-    monkeypatch.delenv("RUNWAYML_API_SECRET")
-    with pytest.raises(MissingKeyError, match="RUNWAYML_API_SECRET"):
-        make(fake, sleeps, "gen4.5").generate(request(tmp_path))
-
-
-def test_rate_limit_is_retried_after_the_servers_hint(gen, fake, sleeps, tmp_path):
-    fake.submit_failures.append(HttpFailure(429, "Too many requests", retry_after=3))
-    result = gen.generate(request(tmp_path))
-    assert probe_clip(result.path).frames == 48
-    assert len(fake.submissions) == 2 and sleeps[0] == 3.0
-
-
 def test_bad_request_is_not_retried(gen, fake, sleeps, tmp_path):
     fake.submit_failures.append(HttpFailure(400, "Invalid ratio"))
     with pytest.raises(GeneratorError, match="HTTP 400: Invalid ratio") as err:
         gen.generate(request(tmp_path))
     assert not isinstance(err.value, (TransientGeneratorError, ModerationError))
     assert len(fake.submissions) == 1 and sleeps == []
-
-
-def test_safety_failure_code_is_a_moderation_error(gen, fake, tmp_path):
-    fake.outcome = "failed"
-    with pytest.raises(ModerationError, match="SAFETY.INPUT.TEXT"):
-        gen.generate(request(tmp_path))
 
 
 def test_internal_failure_is_transient(gen, fake, tmp_path):
@@ -170,28 +151,6 @@ def test_an_expired_output_url_is_renewed_by_fetching_the_task_again(gen, fake, 
     result = gen.generate(request(tmp_path))
     assert probe_clip(result.path).frames == 48
     assert fake.tasks[result.job_id].fetches_done == 2
-
-
-def test_an_output_url_that_stays_expired_is_an_expired_result_error(gen, fake, tmp_path):
-    fake.media.downloads.extend([Download("expired", 403), Download("expired", 410)])
-    with pytest.raises(ExpiredResultError, match="expired"):
-        gen.generate(request(tmp_path))
-
-
-def test_truncated_download_is_an_expired_result_error(gen, fake, tmp_path):
-    fake.media.downloads.append(Download("truncated"))
-    with pytest.raises(ExpiredResultError, match="truncated"):
-        gen.generate(request(tmp_path))
-    assert not (tmp_path / "out" / "s1.mp4").exists()
-
-
-def test_a_task_past_its_deadline_is_cancelled_and_times_out(fake, tmp_path):
-    fake.outcome = "never"
-    gen = RunwayGenerator("gen4.5", base_url=fake.url, poll_interval=0.0, deadline_s=0.05, sleep=lambda s: None)
-    with pytest.raises(GeneratorError, match="timed out after 0.05 s"):
-        gen.generate(request(tmp_path))
-    assert [t.cancelled for t in fake.tasks.values()] == [True]
-    assert fake.http.requests("DELETE")
 
 
 def test_every_api_call_takes_a_token_from_a_shared_rate_limiter(fake, tmp_path):
@@ -209,3 +168,45 @@ def test_every_api_call_takes_a_token_from_a_shared_rate_limiter(fake, tmp_path)
     api_calls = len(fake.http.requests("POST")) + len(fake.http.requests("GET", "/v1/tasks/"))
     assert api_calls == 5 and len(waits) == api_calls - 1
     assert all(w == pytest.approx(0.1) for w in waits)
+
+
+class TestRunwayContract(BackendContract):
+    key_env = "RUNWAYML_API_SECRET"
+    key_vars = ("RUNWAYML_API_SECRET",)
+    expected_frames = 48
+    moderation_match = "SAFETY.INPUT.TEXT"
+    failure_match = "ASSET.INVALID.*could not be read"
+    cancels_on_deadline = True
+
+    def start_fake(self, media, monkeypatch):
+        server = RunwayFake(workdir=media)
+        monkeypatch.setenv("RUNWAYML_API_SECRET", server.api_key)
+        monkeypatch.delenv("RUNWAYML_BASE_URL", raising=False)
+        return server
+
+    def generator(self, fake, clock, **options):
+        return RunwayGenerator("gen4.5", base_url=fake.url, **{"poll_interval": 1.0, "sleep": clock.sleep,
+                                                               "clock": clock, **options})
+
+    def request(self, tmp_path):
+        return request(tmp_path)
+
+    def fail_submit(self, fake, status, message, retry_after=None):
+        fake.submit_failures.append(HttpFailure(status, message, retry_after=retry_after))
+
+    def submit_attempts(self, fake):
+        return len(fake.submissions)
+
+    def server_calls(self, fake):
+        return len(fake.http.log)
+
+    def set_outcome(self, fake, outcome):
+        fake.outcome = "failed" if outcome in ("moderated", "failed") else outcome
+        if outcome == "failed":
+            fake.failure_code, fake.failure = "ASSET.INVALID", "the input image could not be read"
+
+    def polls(self, fake):
+        return len(fake.requests("GET", "/v1/tasks/"))
+
+    def cancel_requests(self, fake):
+        return sum(t.cancelled for t in fake.tasks.values()) and len(fake.requests("DELETE"))
