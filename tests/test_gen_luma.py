@@ -179,3 +179,32 @@ class TestLumaContract(BackendContract):
 
     def polls(self, fake):
         return len(fake.requests("GET", "/generations/"))
+
+
+GOOD_BODY = {"model": "ray-2", "prompt": "two dogs meet", "aspect_ratio": "16:9", "duration": "5s"}
+
+
+@pytest.mark.parametrize("change, loc", [
+    ({"fps": 24}, ["body", "fps"]),  # unknown field
+    ({"loop": "yes"}, ["body", "loop"]),  # wrong type
+    ({"model": None}, ["body", "model"]),  # missing required (removed below)
+    ({"aspect_ratio": "2:1"}, ["body", "aspect_ratio"]),  # not a documented ratio
+    ({"keyframes": {"frame0": {"type": "image"}}}, ["body", "keyframes", "frame0"]),  # an image without its url
+])
+def test_the_fake_refuses_a_body_the_sdk_types_refuse(fake, change, loc):
+    import httpx
+
+    body = {k: v for k, v in {**GOOD_BODY, **change}.items() if v is not None}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    ok = httpx.post(f"{fake.base_url}/generations/video", json=GOOD_BODY, headers=headers)
+    bad = httpx.post(f"{fake.base_url}/generations/video", json=body, headers=headers)
+    assert ok.status_code == 201
+    assert bad.status_code == 422 and [d["loc"] for d in bad.json()["detail"]][0][:len(loc)] == loc
+
+
+def test_the_fake_refuses_a_duration_ray2_does_not_make(fake):
+    import httpx
+
+    bad = httpx.post(f"{fake.base_url}/generations/video", json={**GOOD_BODY, "duration": "7s"},
+                     headers={"Authorization": f"Bearer {KEY}"})
+    assert bad.status_code == 400 and "duration" in bad.json()["detail"]

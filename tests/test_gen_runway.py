@@ -210,3 +210,26 @@ class TestRunwayContract(BackendContract):
 
     def cancel_requests(self, fake):
         return sum(t.cancelled for t in fake.tasks.values()) and len(fake.requests("DELETE"))
+
+
+GOOD_BODY = {"model": "gen4.5", "promptText": "the subject walks", "ratio": "1280:720", "duration": 5}
+
+
+@pytest.mark.parametrize("change, path", [
+    ({"fps": 24}, ["fps"]),  # unknown field
+    ({"duration": "5"}, ["duration"]),  # wrong type
+    ({"ratio": None}, ["ratio"]),  # missing required (removed below)
+    ({"duration": 12}, ["duration"]),  # outside the documented 2–10 s
+    ({"ratio": "1920:1080"}, ["ratio"]),  # not a gen4.5 ratio
+    ({"model": "gen5"}, ["model"]),
+])
+def test_the_fake_refuses_a_body_the_sdk_types_refuse(fake, change, path):
+    import httpx
+
+    body = {k: v for k, v in {**GOOD_BODY, **change}.items() if v is not None}
+    headers = {"Authorization": f"Bearer {fake.api_key}", "X-Runway-Version": "2024-11-06"}
+    ok = httpx.post(f"{fake.url}/v1/text_to_video", json=GOOD_BODY, headers=headers)
+    bad = httpx.post(f"{fake.url}/v1/text_to_video", json=body, headers=headers)
+    assert ok.status_code == 200
+    assert bad.status_code == 400 and bad.json()["error"] == "Validation of body failed"
+    assert [issue["path"] for issue in bad.json()["issues"]] == [path]

@@ -5,6 +5,9 @@
     GET  /dream-machine/v1/generations/{id}   queued -> dreaming -> completed (assets.video) | failed
     DELETE /dream-machine/v1/generations/{id}
 Errors are `{"detail": "…"}`; keyframes of type "generation" must name a completed generation.
+A create body is checked against the lumaai SDK's own typed parameters (`GenerationCreateParams`: unknown
+fields, required model, aspect-ratio literals, keyframe shapes) and refused with 422 `{"detail": [...]}`
+(FastAPI's validation shape) when it breaks them; ray-2's documented durations (5s, 9s) give a 400.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lumaai.types.generation_create_params import GenerationCreateParams
+
 from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, make_mp4
+from tests.fakes.sdk_params import problems
 
 KEY = "luma-fake-key-for-tests"
 BASE = "/dream-machine/v1"
@@ -64,7 +70,11 @@ class FakeLuma(FakeService):
         if self.create_errors:
             status, detail, headers = self.create_errors.popleft()
             return status, headers, {"detail": detail}
-        body = req.body if isinstance(req.body, dict) else {}
+        issues = problems(req.body, GenerationCreateParams)
+        if issues:
+            return 422, {}, {"detail": [{"loc": ["body", *path.split(".")[1:]], "msg": message, "type": "value_error"}
+                                        for path, message in (i.split(": ", 1) for i in issues)]}
+        body = req.body
         if body.get("model") not in ("ray-2", "ray-flash-2"):
             return 400, {}, {"detail": f"Invalid model: {body.get('model')!r}"}
         if body.get("duration", "5s") not in ("5s", "9s"):

@@ -1,6 +1,11 @@
 """A fake Runway API on 127.0.0.1: `POST /v1/image_to_video` and `/v1/text_to_video` create
 tasks, `GET /v1/tasks/{id}` walks PENDING → THROTTLED → RUNNING → SUCCEEDED | FAILED with
-fresh output URLs on every fetch, `DELETE /v1/tasks/{id}` cancels. Scriptable per test."""
+fresh output URLs on every fetch, `DELETE /v1/tasks/{id}` cancels. Scriptable per test.
+
+A create body is checked against the runwayml SDK's own typed parameters (`ImageToVideoCreateParams`,
+`TextToVideoCreateParams`: per-model fields, required keys, ratio and model literals) and the documented
+ranges the types leave to prose (duration 2–10 s, promptText ≤ 1000 UTF-16 units, seed < 2**32); a body
+that fails is refused with 400 `{"error": "Validation of body failed", "issues": [{path, message}]}`."""
 
 from __future__ import annotations
 
@@ -10,7 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runwayml.types.image_to_video_create_params import ImageToVideoCreateParams
+from runwayml.types.text_to_video_create_params import TextToVideoCreateParams
+
 from .media_host import FAKE_FPS, FakeHTTP, FakeService, Recorded, make_mp4
+from .sdk_params import problems
 
 API_VERSION = "2024-11-06"
 CREATED_AT = "2026-11-05T10:00:00.000Z"
@@ -77,11 +86,11 @@ class RunwayFake(FakeService):
     def _create(self, req: Recorded) -> tuple[int, dict, Any]:
         if self.submit_failures:
             return self._failure(self.submit_failures.popleft())
-        body = req.body or {}
-        text = body.get("promptText", "")
-        if len(text.encode("utf-16-le")) // 2 > 1000:
-            return 400, {}, {"error": "Validation of body failed", "issues": [{"path": ["promptText"],
-                                                                              "message": "too long"}]}
+        body = req.body if isinstance(req.body, dict) else {}
+        issues = body_issues(req.path.rsplit("/", 1)[-1], req.body)
+        if issues:
+            return 400, {}, {"error": "Validation of body failed",
+                             "issues": [{"path": path.split(".")[1:], "message": message} for path, message in issues]}
         task = Task(f"task-{next(_ids)}", req.path.rsplit("/", 1)[-1], body)
         self.tasks[task.id] = task
         return 200, {}, {"id": task.id, "estimatedCost": {"credits": self.credits or 0}}
@@ -120,3 +129,19 @@ class RunwayFake(FakeService):
             return 404, {}, {"error": "Task not found"}
         task.cancelled = True
         return 204, {}, b""
+
+
+def body_issues(endpoint: str, body: object) -> list[tuple[str, str]]:
+    """(path, message) for each way `body` breaks the endpoint's typed parameters or documented ranges."""
+    params = ImageToVideoCreateParams if endpoint == "image_to_video" else TextToVideoCreateParams
+    found = [tuple(p.split(": ", 1)) for p in problems(body, params)]
+    if found or not isinstance(body, dict):
+        return found
+    text = body.get("promptText", "")
+    if not text or len(text.encode("utf-16-le")) // 2 > 1000:
+        found.append(("body.promptText", "must be 1 to 1000 UTF-16 code units"))
+    if "duration" in body and not 2 <= body["duration"] <= 10:
+        found.append(("body.duration", "must be an integer from 2 to 10"))
+    if "seed" in body and not 0 <= body["seed"] <= 4294967295:
+        found.append(("body.seed", "must be between 0 and 4294967295"))
+    return found
