@@ -214,3 +214,28 @@ class TestXAIContract(BackendContract):
 
     def polls(self, fake):
         return fake.poll_calls
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"duration": 20}, "1 to 15 seconds"),
+    ({"model": "grok-video-9"}, "not found"),
+    ({"resolution": 3}, "1080p is available on grok-imagine-video-1.5 only"),  # VIDEO_RESOLUTION_1080P
+    ({"aspect_ratio": 42}, "unknown aspect_ratio"),
+    ({"prompt": "  "}, "prompt must not be empty"),
+    ({"reference_images": [{"image_url": "data:image/png;base64,AA=="}] * 8}, "at most 7 reference images"),
+    ({"reference_images": [{"image_url": "file:///etc/passwd"}]}, "https URL or a data URI"),
+])
+def test_the_fake_refuses_a_request_the_service_refuses(fake, change, reason):
+    from xai_sdk.proto import video_pb2, video_pb2_grpc
+
+    fields = {"prompt": "a dog", "model": "grok-imagine-video", "duration": 5, **change}
+    channel = grpc.insecure_channel(fake.api_host)
+    stub = video_pb2_grpc.VideoStub(channel)
+    metadata = (("authorization", f"Bearer {fake.api_key}"),)
+    stub.GenerateVideo(video_pb2.GenerateVideoRequest(prompt="a dog", model="grok-imagine-video", duration=5),
+                       metadata=metadata)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.GenerateVideo(video_pb2.GenerateVideoRequest(**fields), metadata=metadata)
+    channel.close()
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and reason in info.value.details()
+    assert len(fake.submissions) == 1  # only the well-formed request became a job

@@ -1,6 +1,11 @@
 """A fake xAI video service: a real gRPC server built from xai_sdk's own generated stubs
 (`VideoServicer`), answering GenerateVideo / ExtendVideo / GetDeferredVideo like the service,
-with result URLs on a local HTTP media host serving real MP4s. Scriptable per test."""
+with result URLs on a local HTTP media host serving real MP4s. Scriptable per test.
+
+The wire types come from the SDK's protobufs; what the service documents beyond them (known models,
+duration 1–15 s, extension 2–10 s, reference mode ≤ 7 images and ≤ 10 s, 1080p and a last frame on 1.5
+only, one of image or reference images, declared enum values) is checked by `request_issue`, and a
+request that breaks it is aborted with INVALID_ARGUMENT, as the service does."""
 
 from __future__ import annotations
 
@@ -89,6 +94,9 @@ class XAIFake(video_pb2_grpc.VideoServicer):
         with self._lock:
             self.submit_calls += 1
         self._check(context, self.submit_failures)
+        issue = request_issue(kind, request)
+        if issue is not None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, issue)
         rid = uuid.uuid4().hex[:12]
         with self._lock:
             self.jobs[rid] = Job(rid, kind, request)
@@ -142,3 +150,49 @@ class XAIFake(video_pb2_grpc.VideoServicer):
 
     def frames_served(self, request_id: str) -> int:
         return round(self.served_seconds[request_id] * FAKE_FPS)
+
+
+MODELS = ("grok-imagine-video", "grok-imagine-video-1.5")
+
+
+def _url_ok(url: str) -> bool:
+    return url.startswith(("data:", "https://", "http://"))
+
+
+def request_issue(kind: str, req) -> str | None:
+    """Why the service would refuse this request (None when it would take it)."""
+    if req.model not in MODELS:
+        return f"Model {req.model!r} not found"
+    if not req.prompt.strip():
+        return "prompt must not be empty"
+    if kind == "extend":
+        if not req.HasField("video") or not _url_ok(req.video.url):
+            return "an extension needs the input video"
+        return None if req.duration == 0 or 2 <= req.duration <= 10 else \
+            f"extension duration must be 2 to 10 seconds, got {req.duration}"
+    if req.HasField("video"):
+        return None if req.duration == 0 else "an edit keeps its input's length: duration must not be set"
+    if not (req.duration == 0 or 1 <= req.duration <= 15):
+        return f"duration must be 1 to 15 seconds, got {req.duration}"
+    if req.aspect_ratio not in video_pb2.VideoAspectRatio.DESCRIPTOR.values_by_number:
+        return f"unknown aspect_ratio {req.aspect_ratio}"
+    if req.resolution not in video_pb2.VideoResolution.DESCRIPTOR.values_by_number:
+        return f"unknown resolution {req.resolution}"
+    if req.resolution == video_pb2.VideoResolution.VIDEO_RESOLUTION_1080P and req.model != MODELS[1]:
+        return f"1080p is available on {MODELS[1]} only"
+    refs = list(req.reference_images)
+    if refs:
+        if req.HasField("image"):
+            return "give either an image or reference images, not both"
+        if len(refs) > 7:
+            return f"at most 7 reference images, got {len(refs)}"
+        if req.duration > 10:
+            return f"reference-image videos are at most 10 seconds, got {req.duration}"
+    if req.HasField("last_frame"):
+        if req.model != MODELS[1] or not req.HasField("image"):
+            return f"a last frame needs {MODELS[1]} and a first image"
+    for image in [*refs, *([req.image] if req.HasField("image") else []),
+                  *([req.last_frame] if req.HasField("last_frame") else [])]:
+        if not _url_ok(image.image_url):
+            return "image_url must be an https URL or a data URI"
+    return None
