@@ -299,3 +299,31 @@ class TestVeoContract(BackendContract):
 
     def polls(self, fake):
         return len(fake.requests("GET", "/operations/"))
+
+
+GOOD_BODY = {"instances": [{"prompt": "a dog gets a pup cup"}],
+             "parameters": {"durationSeconds": 8, "aspectRatio": "16:9", "resolution": "720p"}}
+
+
+@pytest.mark.parametrize("instance, parameters, reason", [
+    ({"fps": 24}, {}, 'Unknown name "fps" at \'instances[0]\''),  # unknown field
+    ({}, {"frameRate": 24}, 'Unknown name "frameRate" at \'parameters\''),
+    ({"prompt": 7}, {}, "prompt is required"),  # wrong type
+    ({"prompt": None}, {}, "prompt is required"),  # missing required (removed below)
+    ({}, {"durationSeconds": 5}, "durationSeconds 5 is not supported"),  # outside the documented values
+    ({}, {"aspectRatio": "1:1"}, "aspectRatio '1:1' is not supported"),
+    ({"lastFrame": {"bytesBase64Encoded": "AA==", "mimeType": "image/png"}}, {}, "only together with image"),
+    ({"image": {"bytesBase64Encoded": "AA==", "mimeType": "image/gif"}}, {}, "mimeType 'image/gif'"),
+])
+def test_the_fake_refuses_a_body_the_gemini_api_refuses(fake, instance, parameters, reason):
+    import httpx
+
+    inst = {k: v for k, v in {**GOOD_BODY["instances"][0], **instance}.items() if v is not None}
+    body = {"instances": [inst], "parameters": {**GOOD_BODY["parameters"], **parameters}}
+    url = f"{fake.url}/v1beta/models/veo-3.1-generate-preview:predictLongRunning"
+    headers = {"x-goog-api-key": fake.api_key}
+    assert httpx.post(url, json=GOOD_BODY, headers=headers).status_code == 200
+    bad = httpx.post(url, json=body, headers=headers)
+    error = bad.json()["error"]
+    assert bad.status_code == 400 and error["status"] == "INVALID_ARGUMENT" and reason in error["message"]
+    assert len(fake.operations) == 1

@@ -1,6 +1,12 @@
 """A fake Google Veo service on 127.0.0.1: the Gemini API's `predictLongRunning` + operation
 polling + key-guarded file download, and Vertex AI's `predictLongRunning` +
-`fetchPredictOperation` with inline video bytes. Scriptable per test."""
+`fetchPredictOperation` with inline video bytes. Scriptable per test.
+
+A submit body is checked against the documented `predictLongRunning` request (`body_issue`): known
+fields only at every level (Google answers `Invalid JSON payload received. Unknown name "x" at '…':
+Cannot find field.`), a string prompt, inline images as {bytesBase64Encoded, mimeType}, ≤ 3 asset or style
+references, a last frame only with a first image, aspect ratio 16:9 or 9:16, 4/6/8 s, 720p/1080p/4k, a
+known personGeneration; a body that breaks it is a 400 INVALID_ARGUMENT."""
 
 from __future__ import annotations
 
@@ -84,6 +90,9 @@ class VeoFake(FakeService):
     def _submit(self, req: Recorded, name_prefix: str) -> tuple[int, dict, Any]:
         if self.submit_failures:
             return self._error(self.submit_failures.popleft())
+        issue = body_issue(req.body, vertex=name_prefix.startswith("projects/"))
+        if issue is not None:
+            return self._error(HttpFailure(400, "INVALID_ARGUMENT", issue))
         params = (req.body or {}).get("parameters", {})
         instance = ((req.body or {}).get("instances") or [{}])[0]
         seconds = float(params.get("durationSeconds") or 8)
@@ -151,3 +160,80 @@ class VeoFake(FakeService):
             data = make_mp4(self.workdir, op.seconds).read_bytes()
             response["videos"] = [{"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": "video/mp4"}]
         return 200, {}, {"name": name, "done": True, "response": response}
+
+
+REST_PARAMETERS = {"aspectRatio", "durationSeconds", "negativePrompt", "personGeneration", "resolution",
+                   "sampleCount", "seed"}
+# Vertex AI takes these besides (google-genai's GenerateVideosConfig sends some of them).
+VERTEX_PARAMETERS = REST_PARAMETERS | {"generateAudio", "enhancePrompt", "storageUri", "compressionQuality",
+                                       "resizeMode"}
+IMAGE_FIELDS = {"bytesBase64Encoded", "gcsUri", "mimeType"}
+
+
+def _unknown(obj: dict, allowed: set[str], where: str) -> str | None:
+    for key in obj:
+        if key not in allowed:
+            return f'Invalid JSON payload received. Unknown name "{key}" at \'{where}\': Cannot find field.'
+    return None
+
+
+def _image_issue(image: Any, where: str) -> str | None:
+    if not isinstance(image, dict):
+        return f"{where} must be an object"
+    unknown = _unknown(image, IMAGE_FIELDS, where)
+    if unknown:
+        return unknown
+    if not isinstance(image.get("bytesBase64Encoded", image.get("gcsUri")), str):
+        return f"{where} needs bytesBase64Encoded or gcsUri"
+    if image.get("mimeType") not in ("image/png", "image/jpeg", "image/webp"):
+        return f"{where}.mimeType {image.get('mimeType')!r} is not supported"
+    return None
+
+
+def body_issue(body: Any, *, vertex: bool = False) -> str | None:
+    """Why Google would refuse this predictLongRunning body (None when it would take it)."""
+    if not isinstance(body, dict):
+        return "Invalid JSON payload received."
+    unknown = _unknown(body, {"instances", "parameters"}, "")
+    if unknown:
+        return unknown
+    instances, params = body.get("instances"), body.get("parameters", {})
+    if not isinstance(instances, list) or len(instances) != 1 or not isinstance(instances[0], dict):
+        return "instances must hold exactly one instance"
+    if not isinstance(params, dict):
+        return "parameters must be an object"
+    inst = instances[0]
+    unknown = (_unknown(inst, {"prompt", "image", "lastFrame", "referenceImages", "video"}, "instances[0]")
+               or _unknown(params, VERTEX_PARAMETERS if vertex else REST_PARAMETERS, "parameters"))
+    if unknown:
+        return unknown
+    if not isinstance(inst.get("prompt"), str) or not inst["prompt"].strip():
+        return "instances[0].prompt is required"
+    for key in ("image", "lastFrame"):
+        if key in inst and (issue := _image_issue(inst[key], f"instances[0].{key}")):
+            return issue
+    if "lastFrame" in inst and "image" not in inst:
+        return "lastFrame is supported only together with image"
+    refs = inst.get("referenceImages", [])
+    if not isinstance(refs, list) or len(refs) > 3:
+        return "referenceImages takes at most 3 images"
+    for i, ref in enumerate(refs):
+        where = f"instances[0].referenceImages[{i}]"
+        if not isinstance(ref, dict) or (issue := _unknown(ref, {"image", "referenceType"}, where)):
+            return issue or f"{where} must be an object"
+        if ref.get("referenceType") not in ("asset", "style") or (issue := _image_issue(ref.get("image"), where)):
+            return issue or f"{where}.referenceType must be asset or style"
+    if "video" in inst and (not isinstance(inst["video"], dict)
+                            or _unknown(inst["video"], {"uri", "gcsUri", "bytesBase64Encoded", "mimeType"}, "video")):
+        return "instances[0].video must be {uri} or inline bytes"
+    duration = params.get("durationSeconds")
+    if duration is not None and (isinstance(duration, bool) or str(duration) not in ("4", "6", "8")):
+        return f"durationSeconds {duration!r} is not supported: use 4, 6 or 8"
+    checks = (("aspectRatio", ("16:9", "9:16")), ("resolution", ("720p", "1080p", "4k")),
+              ("personGeneration", ("allow_all", "allow_adult", "dont_allow")))
+    for key, allowed in checks:
+        if key in params and params[key] not in allowed:
+            return f"{key} {params[key]!r} is not supported: use one of {', '.join(allowed)}"
+    if "sampleCount" in params and params["sampleCount"] not in (1, 2, 3, 4):
+        return "sampleCount must be 1 to 4"
+    return None
