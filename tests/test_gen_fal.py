@@ -163,3 +163,28 @@ class TestFalContract(BackendContract):
 
     def cancel_requests(self, fake):
         return len(fake.requests("PUT", "/cancel"))
+
+
+GOOD_INPUT = {"prompt": "a beagle gets a pup cup", "num_frames": 81, "frames_per_second": 16, "resolution": "480p"}
+
+
+@pytest.mark.parametrize("change, loc, reason", [
+    ({"num_frames": "81"}, ["body", "num_frames"], "is not of type 'integer'"),  # wrong type
+    ({"prompt": None}, ["body"], "'prompt' is a required property"),  # missing required (removed below)
+    ({"num_frames": 241}, ["body", "num_frames"], "241 is greater than the maximum of 161"),
+    ({"resolution": "1080p"}, ["body", "resolution"], "'1080p' is not one of"),
+    ({"frames_per_second": 2}, ["body", "frames_per_second"], "2 is less than the minimum of 4"),
+])
+def test_the_fake_refuses_an_input_the_apps_schema_refuses(fake, change, loc, reason):
+    import ssl
+
+    import httpx
+
+    body = {k: v for k, v in {**GOOD_INPUT, **change}.items() if v is not None}
+    url, headers = f"{fake.url}/{WAN}", {"Authorization": f"Key {KEY}"}
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(fake.cert[0]))) as http:
+        assert http.post(url, json=GOOD_INPUT, headers=headers).status_code == 200
+        bad = http.post(url, json=body, headers=headers)
+    assert bad.status_code == 422
+    assert [(d["loc"], reason in d["msg"]) for d in bad.json()["detail"]] == [(loc, True)]
+    assert len(fake.jobs) == 1

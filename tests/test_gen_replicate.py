@@ -221,3 +221,27 @@ class TestReplicateContract(BackendContract):
 
     def cancel_requests(self, fake):
         return len(fake.requests("POST", "/cancel"))
+
+
+GOOD_INPUT = {"prompt": "a beagle sniffs a lamppost", "num_frames": 81, "frames_per_second": 16, "resolution": "480p",
+              "aspect_ratio": "16:9"}
+
+
+@pytest.mark.parametrize("body, reason", [
+    ({"input": {**GOOD_INPUT, "fps": 24}}, "- input: Additional properties are not allowed ('fps' was unexpected)"),
+    ({"input": {**GOOD_INPUT, "num_frames": "81"}}, "- input.num_frames: '81' is not of type 'integer'"),
+    ({"input": {k: v for k, v in GOOD_INPUT.items() if k != "prompt"}}, "- input: 'prompt' is a required property"),
+    ({"input": {**GOOD_INPUT, "num_frames": 161}}, "- input.num_frames: 161 is greater than the maximum of 121"),
+    ({"input": {**GOOD_INPUT, "aspect_ratio": "1:1"}}, "- input.aspect_ratio: '1:1' is not one of"),
+    ({"inputs": GOOD_INPUT}, "'input' is a required property"),
+])
+def test_the_fake_refuses_a_body_the_models_schema_refuses(fake, body, reason):
+    import httpx
+
+    url = f"{fake.url}/v1/models/{WAN_T2V}/predictions"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.post(url, json={"input": GOOD_INPUT}, headers=headers).status_code == 201
+    bad = httpx.post(url, json=body, headers=headers)
+    assert bad.status_code == 422 and bad.json()["title"] == "Input validation failed"
+    assert reason in bad.json()["detail"]
+    assert len(fake.predictions) == 1

@@ -8,6 +8,11 @@ following the documented protocol, with a self-signed certificate made at test t
     PUT  {queue}/{owner}/{alias}/requests/{id}/cancel
 Errors are `{detail, error_type}`; a content-checker refusal is a 422 whose detail items
 have type "content_policy_violation".
+
+A submit body is the app's input, checked against the app's published input schema where this fake
+holds one (`INPUT_SCHEMAS`, transcribed from the app pages: types, ranges, enums, required fields). fal
+apps validate with pydantic behind FastAPI, so a bad input is a 422 whose `detail` lists
+`{loc: ["body", field], msg, type}` items; fields an app does not declare are ignored, as FastAPI does.
 """
 
 from __future__ import annotations
@@ -23,11 +28,41 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jsonschema
+
 from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, make_mp4
 
 KEY = "fal-fake-key-id:fal-fake-secret"
 MODERATION_DETAIL = [{"loc": ["body", "prompt"], "type": "content_policy_violation", "ctx": {},
                       "msg": "The content could not be processed because it contained material flagged by a content checker."}]
+INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
+    "fal-ai/wan/v2.2-a14b/text-to-video": {
+        "type": "object", "required": ["prompt"],
+        "properties": {
+            "prompt": {"type": "string", "minLength": 1}, "negative_prompt": {"type": "string"},
+            "num_frames": {"type": "integer", "minimum": 17, "maximum": 161},
+            "frames_per_second": {"type": "integer", "minimum": 4, "maximum": 60},
+            "seed": {"type": "integer"}, "resolution": {"enum": ["480p", "580p", "720p"]},
+            "aspect_ratio": {"enum": ["auto", "16:9", "9:16", "1:1"]},
+            "num_inference_steps": {"type": "integer", "minimum": 2, "maximum": 40},
+            "enable_safety_checker": {"type": "boolean"}, "enable_prompt_expansion": {"type": "boolean"},
+            "guidance_scale": {"type": "number", "minimum": 1, "maximum": 10},
+            "shift": {"type": "number", "minimum": 1, "maximum": 10}}},
+}
+
+
+def input_problems(app: str, body: Any) -> list[dict[str, Any]]:
+    """FastAPI-style detail items for what the app would refuse in this input."""
+    if not isinstance(body, dict):
+        return [{"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}]
+    schema = INPUT_SCHEMAS.get(app)
+    if schema is None:
+        return []
+    return [{"loc": ["body", *e.absolute_path] if e.absolute_path else ["body"], "msg": e.message,
+             "type": f"{e.validator}_error"}
+            for e in sorted(jsonschema.Draft202012Validator(schema).iter_errors(body), key=str)]
+
+
 _REQ = re.compile(r"^/([^/]+)/([^/]+)/requests/([^/]+)(/status|/cancel)?$")
 
 
@@ -110,6 +145,9 @@ class FakeFal(FakeService):
             status, detail, error_type, headers = self.submit_errors.popleft()
             return status, headers, {"detail": detail, "error_type": error_type}
         app = urlsplit(req.path).path.strip("/")
+        issues = input_problems(app, req.body)
+        if issues:
+            return 422, {}, {"detail": issues}
         owner, alias = app.split("/")[:2]
         rid = f"req-{next(self._ids):04d}"
         base = f"{self.url}/{owner}/{alias}/requests/{rid}"

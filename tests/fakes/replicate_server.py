@@ -5,6 +5,11 @@ predictions, polling, cancel, file uploads, RFC 7807 errors, and real MP4 output
     GET  /v1/predictions/{id}      starting -> processing (logs) -> succeeded | failed | canceled
     POST /v1/predictions/{id}/cancel
     POST /v1/files                 multipart upload -> {id, urls:{get}}
+
+A create body is checked as the API checks it: the documented envelope (`input` required, only `input`,
+`webhook`, `webhook_events_filter`, `stream`), then `input` against the model's published input schema
+where this fake holds one (`INPUT_SCHEMAS`, transcribed from the model pages: types, ranges, enums, required
+fields, no unknown inputs) — a 422 problem whose detail lists `- input.<field>: <reason>` lines.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, make_mp4
 
 TOKEN = "r8_fake_token_for_tests"
@@ -23,6 +30,51 @@ MODERATION_ERROR = "The input or output was flagged as sensitive. Please try aga
 _PRED = re.compile(r"^/v1/predictions/([^/]+)$")
 _CANCEL = re.compile(r"^/v1/predictions/([^/]+)/cancel$")
 _CREATE = re.compile(r"^/v1/models/([^/]+)/([^/]+)/predictions$")
+
+
+_WAN_FAST = {
+    "prompt": {"type": "string", "minLength": 1},
+    "num_frames": {"type": "integer", "minimum": 81, "maximum": 121},
+    "resolution": {"enum": ["480p", "720p"]},
+    "frames_per_second": {"type": "integer", "minimum": 5, "maximum": 30},
+    "go_fast": {"type": "boolean"},
+    "sample_shift": {"type": "number", "minimum": 1, "maximum": 20},
+    "seed": {"type": "integer"},
+    "disable_safety_checker": {"type": "boolean"},
+    "interpolate_output": {"type": "boolean"},
+    "optimize_prompt": {"type": "boolean"},
+    "lora_weights_transformer": {"type": "string"},
+    "lora_scale_transformer": {"type": "number"},
+    "lora_weights_transformer_2": {"type": "string"},
+    "lora_scale_transformer_2": {"type": "number"},
+}
+# Input schemas of the models the tests drive (JSON Schema, as Replicate publishes each model's `Input`).
+INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
+    "wan-video/wan-2.2-t2v-fast": {
+        "type": "object", "additionalProperties": False, "required": ["prompt"],
+        "properties": {**_WAN_FAST, "aspect_ratio": {"enum": ["16:9", "9:16"]}}},
+    "wan-video/wan-2.2-i2v-fast": {
+        "type": "object", "additionalProperties": False, "required": ["prompt", "image"],
+        "properties": {**_WAN_FAST, "image": {"type": "string", "format": "uri"},
+                       "last_image": {"type": "string", "format": "uri"}}},
+}
+ENVELOPE = {"type": "object", "additionalProperties": False, "required": ["input"],
+            "properties": {"input": {"type": "object"}, "webhook": {"type": "string"}, "stream": {"type": "boolean"},
+                           "webhook_events_filter": {"type": "array", "items": {
+                               "enum": ["start", "output", "logs", "completed"]}}}}
+
+
+def input_problems(model: str, body: Any) -> list[str]:
+    """`- input.<field>: <reason>` lines for what the API would refuse in this create body."""
+    lines = [f"- {'.'.join(map(str, e.absolute_path)) or 'body'}: {e.message}"
+             for e in jsonschema.Draft202012Validator(ENVELOPE).iter_errors(body)]
+    if lines:
+        return lines
+    schema = INPUT_SCHEMAS.get(model)
+    if schema is None:
+        return []  # a model this fake has no schema for: its inputs are taken as sent
+    return [f"- input{''.join('.' + str(p) for p in e.absolute_path)}: {e.message}"
+            for e in sorted(jsonschema.Draft202012Validator(schema).iter_errors(body["input"]), key=str)]
 
 
 def problem(status: int, title: str, detail: str) -> dict[str, Any]:
@@ -67,9 +119,10 @@ class FakeReplicate(FakeService):
             status, title, detail, headers = self.create_errors.popleft()
             return status, {"Content-Type": "application/problem+json", **headers}, problem(status, title, detail)
         owner, name = _CREATE.match(req.path.split("?")[0]).groups()
-        body = req.body if isinstance(req.body, dict) else {}
-        if not isinstance(body.get("input"), dict):
-            return 422, {}, problem(422, "Input validation failed", "- input: input is required")
+        issues = input_problems(f"{owner}/{name}", req.body)
+        if issues:
+            return 422, {}, problem(422, "Input validation failed", "\n".join(issues))
+        body = req.body
         pid = f"fake{next(self._ids):04d}"
         pred = {
             "id": pid, "model": f"{owner}/{name}", "version": "hidden", "input": body["input"], "logs": "",
