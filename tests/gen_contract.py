@@ -32,8 +32,7 @@ CONTRACT_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01)
 class BackendContract:
     """Mix into a `Test…Contract` class per hosted backend and fill in the hooks."""
 
-    key_env: ClassVar[str]  # regex the missing-key message must match, e.g. "XAI_API_KEY"
-    key_vars: ClassVar[tuple[str, ...]]  # env vars to remove for the missing-key case
+    key_vars: ClassVar[tuple[str, ...]]  # the env vars a key is read from, all named when it is missing
     expected_frames: ClassVar[int]  # frames of the clip the fake makes for `request()`
     moderation_match: ClassVar[str]  # regex of the provider's refusal reason
     failure_match: ClassVar[str]  # regex of the provider's failure reason
@@ -63,12 +62,13 @@ class BackendContract:
         raise NotImplementedError
 
     def server_calls(self, fake: Any) -> int:
-        """Every call that reached the server."""
-        raise NotImplementedError
+        """Every call that reached the server (the HTTP fakes' request log)."""
+        return len(fake.http.log)
 
     def set_outcome(self, fake: Any, outcome: str) -> None:
-        """'moderated' (refused by the safety checks), 'failed' (an ordinary failure) or 'never'."""
-        raise NotImplementedError
+        """'moderated' (refused by the safety checks), 'failed' (an ordinary failure) or 'never'; the fakes
+        that name their outcomes so take it as is."""
+        fake.outcome = outcome
 
     def polls(self, fake: Any) -> int:
         raise NotImplementedError
@@ -172,6 +172,6 @@ class BackendContract:
     def test_contract_a_missing_key_names_its_env_var_before_any_request(self, service, clock, tmp_path, monkeypatch):
         for var in self.key_vars:
             monkeypatch.delenv(var, raising=False)
-        with pytest.raises(MissingKeyError, match=self.key_env):
+        with pytest.raises(MissingKeyError, match=" or ".join(self.key_vars)):
             self.make(service, clock).generate(self.request(tmp_path))
         assert self.server_calls(service) == 0

@@ -122,7 +122,6 @@ def test_capabilities_follow_the_chosen_app():
 
 
 class TestFalContract(BackendContract):
-    key_env = "FAL_KEY"
     key_vars = ("FAL_KEY",)
     expected_frames = 81
     moderation_match = "content checker"
@@ -151,12 +150,6 @@ class TestFalContract(BackendContract):
 
     def submit_attempts(self, fake):
         return len(submits(fake))
-
-    def server_calls(self, fake):
-        return len(fake.http.log)
-
-    def set_outcome(self, fake, outcome):
-        fake.outcome = outcome
 
     def polls(self, fake):
         return len(fake.requests("GET", "/status"))

@@ -147,7 +147,6 @@ def test_capabilities_declare_extension_and_the_allowed_durations():
 
 
 class TestLumaContract(BackendContract):
-    key_env = "LUMAAI_API_KEY"
     key_vars = ("LUMAAI_API_KEY",)
     expected_frames = 5 * 24
     moderation_match = "moderation failed"
@@ -170,12 +169,6 @@ class TestLumaContract(BackendContract):
 
     def submit_attempts(self, fake):
         return len(creates(fake))
-
-    def server_calls(self, fake):
-        return len(fake.http.log)
-
-    def set_outcome(self, fake, outcome):
-        fake.outcome = outcome
 
     def polls(self, fake):
         return len(fake.requests("GET", "/generations/"))

@@ -185,7 +185,6 @@ def test_a_frame_input_with_only_a_minimum_allows_that_one_length():
 
 
 class TestReplicateContract(BackendContract):
-    key_env = "REPLICATE_API_TOKEN"
     key_vars = ("REPLICATE_API_TOKEN",)
     expected_frames = 81
     moderation_match = "flagged as sensitive"
@@ -209,12 +208,6 @@ class TestReplicateContract(BackendContract):
 
     def submit_attempts(self, fake):
         return len(creates(fake))
-
-    def server_calls(self, fake):
-        return len(fake.http.log)
-
-    def set_outcome(self, fake, outcome):
-        fake.outcome = outcome
 
     def polls(self, fake):
         return len(fake.requests("GET", "/v1/predictions/"))

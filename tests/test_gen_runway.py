@@ -171,7 +171,6 @@ def test_every_api_call_takes_a_token_from_a_shared_rate_limiter(fake, tmp_path)
 
 
 class TestRunwayContract(BackendContract):
-    key_env = "RUNWAYML_API_SECRET"
     key_vars = ("RUNWAYML_API_SECRET",)
     expected_frames = 48
     moderation_match = "SAFETY.INPUT.TEXT"
@@ -196,9 +195,6 @@ class TestRunwayContract(BackendContract):
 
     def submit_attempts(self, fake):
         return len(fake.submissions)
-
-    def server_calls(self, fake):
-        return len(fake.http.log)
 
     def set_outcome(self, fake, outcome):
         fake.outcome = "failed" if outcome in ("moderated", "failed") else outcome

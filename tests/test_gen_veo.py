@@ -264,7 +264,6 @@ GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 422: "INVALID_ARGUMENT", 429: "RESOURC
 
 
 class TestVeoContract(BackendContract):
-    key_env = "GEMINI_API_KEY or GOOGLE_API_KEY"
     key_vars = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     expected_frames = 96
     moderation_match = "usage guidelines"
@@ -290,9 +289,6 @@ class TestVeoContract(BackendContract):
 
     def submit_attempts(self, fake):
         return len(fake.submissions)
-
-    def server_calls(self, fake):
-        return len(fake.http.log)
 
     def set_outcome(self, fake, outcome):
         fake.outcome = {"moderated": "filtered", "failed": "error"}.get(outcome, outcome)

@@ -181,7 +181,6 @@ def test_1080p_on_the_base_model_is_refused_quoting_the_value(gen, fake, tmp_pat
 
 
 class TestXAIContract(BackendContract):
-    key_env = "XAI_API_KEY"
     key_vars = ("XAI_API_KEY",)
     expected_frames = 48
     moderation_match = "moderation"
