@@ -21,7 +21,7 @@ import pytest
 
 from reelwright.errors import ExpiredResultError, GeneratorError, MissingKeyError, ModerationError, TransientGeneratorError
 from reelwright.generators.base import ClipRequest, Generator
-from reelwright.generators.jobs import RetryPolicy
+from reelwright.generators.jobs import RetryPolicy, probe_clip
 from tests.fakes.gen_helpers import Clock, probe_frames
 from tests.fakes.media_host import Download
 
@@ -34,6 +34,7 @@ class BackendContract:
 
     key_vars: ClassVar[tuple[str, ...]]  # the env vars a key is read from, all named when it is missing
     expected_frames: ClassVar[int]  # frames of the clip the fake makes for `request()`
+    expected_size: ClassVar[tuple[int, int]]  # its (width, height): the provider's size for the asked shape
     moderation_match: ClassVar[str]  # regex of the provider's refusal reason
     failure_match: ClassVar[str]  # regex of the provider's failure reason
     cancels_on_deadline: ClassVar[bool]  # the API has a cancel call (Replicate, fal, Runway)
@@ -105,6 +106,13 @@ class BackendContract:
         assert result.path == self.request(tmp_path).out_path
         assert probe_frames(result.path) == self.expected_frames
         assert progress and progress[-1] == 1.0
+
+    def test_contract_the_clip_has_the_asked_frame_size(self, service, clock, tmp_path):
+        asked = self.request(tmp_path)
+        result = self.make(service, clock).generate(asked)
+        info = probe_clip(result.path)
+        assert (info.width, info.height) == self.expected_size
+        assert (result.metadata["width"], result.metadata["height"]) == self.expected_size
 
     def test_contract_429_is_retried_after_the_servers_retry_after(self, service, clock, tmp_path):
         self.fail_submit(service, 429, "Too many requests", retry_after=2)

@@ -124,6 +124,7 @@ def test_capabilities_follow_the_chosen_app():
 class TestFalContract(BackendContract):
     key_vars = ("FAL_KEY",)
     expected_frames = 81
+    expected_size = (832, 480)
     moderation_match = "content checker"
     failure_match = "ran out of memory"
     cancels_on_deadline = True

@@ -149,6 +149,7 @@ def test_capabilities_declare_extension_and_the_allowed_durations():
 class TestLumaContract(BackendContract):
     key_vars = ("LUMAAI_API_KEY",)
     expected_frames = 5 * 24
+    expected_size = (1280, 720)
     moderation_match = "moderation failed"
     failure_match = "internal error while dreaming"
     cancels_on_deadline = False  # Luma has no cancel: past the deadline the job is left to finish

@@ -173,6 +173,7 @@ def test_every_api_call_takes_a_token_from_a_shared_rate_limiter(fake, tmp_path)
 class TestRunwayContract(BackendContract):
     key_vars = ("RUNWAYML_API_SECRET",)
     expected_frames = 48
+    expected_size = (1280, 720)
     moderation_match = "SAFETY.INPUT.TEXT"
     failure_match = "ASSET.INVALID.*could not be read"
     cancels_on_deadline = True

@@ -266,6 +266,7 @@ GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 422: "INVALID_ARGUMENT", 429: "RESOURC
 class TestVeoContract(BackendContract):
     key_vars = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     expected_frames = 96
+    expected_size = (1280, 720)
     moderation_match = "usage guidelines"
     failure_match = "internal error while generating"
     cancels_on_deadline = False  # the Gemini API offers no cancel for video operations

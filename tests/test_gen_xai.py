@@ -183,6 +183,7 @@ def test_1080p_on_the_base_model_is_refused_quoting_the_value(gen, fake, tmp_pat
 class TestXAIContract(BackendContract):
     key_vars = ("XAI_API_KEY",)
     expected_frames = 48
+    expected_size = (854, 480)
     moderation_match = "moderation"
     failure_match = "internal_error.*the model crashed"
     cancels_on_deadline = False  # the xAI API has no cancel: the job is left to finish

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
-from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, make_mp4
+from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, frame_size, make_mp4
 
 KEY = "fal-fake-key-id:fal-fake-secret"
 MODERATION_DETAIL = [{"loc": ["body", "prompt"], "type": "content_policy_violation", "ctx": {},
@@ -186,7 +186,10 @@ class FakeFal(FakeService):
             return 422, {}, {"detail": "Failed to generate video: the model ran out of memory",
                              "error_type": "generation_failed"}
         seconds, fps = self.clip_shape(job["input"] or {})
-        path = make_mp4(self.folder, seconds, fps=fps)
+        inputs = job["input"] or {}
+        resolution = inputs.get("resolution") if inputs.get("resolution") in ("480p", "580p", "720p", "768p") else "480p"
+        aspect = inputs.get("aspect_ratio") if inputs.get("aspect_ratio") in ("16:9", "9:16", "1:1") else "16:9"
+        path = make_mp4(self.folder, seconds, fps=fps, size=frame_size(aspect, resolution, wan="/wan/" in job["app"]))
         name = f"{job['app'].replace('/', '_')}_{len(self.http.files)}.mp4"
         self.http.files[name] = path
         return 200, {}, {"video": {"url": f"{self.url}/files/{name}", "content_type": "video/mp4",

@@ -20,7 +20,7 @@ from typing import Any
 
 from lumaai.types.generation_create_params import GenerationCreateParams
 
-from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, make_mp4
+from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, frame_size, make_mp4
 from tests.fakes.sdk_params import problems
 
 KEY = "luma-fake-key-for-tests"
@@ -121,7 +121,9 @@ class FakeLuma(FakeService):
             source = self.generations[frame0["id"]]["request"]
             seconds += float(str(source.get("duration", "5s")).rstrip("s"))
         gen["state"] = "completed"
-        gen["assets"] = {"video": self.http.host_file(f"{gen['id']}.mp4", make_mp4(self.folder, seconds, fps=self.fps)),
+        size = frame_size(gen["request"].get("aspect_ratio", "16:9"), gen["request"].get("resolution", "720p"))
+        video = make_mp4(self.folder, seconds, fps=self.fps, size=size)
+        gen["assets"] = {"video": self.http.host_file(f"{gen['id']}.mp4", video),
                          "image": None, "progress_video": None}
 
     @staticmethod

@@ -42,6 +42,26 @@ def make_mp4(folder: Path, seconds: float, *, fps: int = FAKE_FPS, size: tuple[i
         return path
 
 
+# The short side of each resolution name the providers use.
+SHORT_SIDE = {"480p": 480, "540p": 540, "580p": 580, "720p": 720, "768p": 768, "1080p": 1080, "4k": 2160,
+              "2160p": 2160}
+# Wan's own sizes (what Replicate's and fal's Wan models make), landscape.
+WAN_SIZES = {"480p": (832, 480), "580p": (1024, 576), "720p": (1280, 720)}
+
+
+def frame_size(aspect: str = "16:9", resolution: str = "720p", *, wan: bool = False) -> tuple[int, int]:
+    """(width, height) a provider makes for an aspect ratio and a resolution name: the resolution is the
+    short side, the long side follows the ratio, rounded to even (Wan models: their own sizes)."""
+    a, b = (int(x) for x in aspect.split(":"))
+    if wan and resolution in WAN_SIZES:
+        long, short = WAN_SIZES[resolution]
+        long = short if a == b else long
+        return (long, short) if a >= b else (short, long)
+    short = SHORT_SIDE[resolution]
+    long = 2 * round(short * max(a, b) / min(a, b) / 2)
+    return (long, short) if a >= b else (short, long)
+
+
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 

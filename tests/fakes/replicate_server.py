@@ -23,7 +23,7 @@ from typing import Any
 
 import jsonschema
 
-from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, make_mp4
+from tests.fakes.media_host import FakeHTTP, FakeService, Recorded, frame_size, make_mp4
 
 TOKEN = "r8_fake_token_for_tests"
 MODERATION_ERROR = "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
@@ -75,6 +75,14 @@ def input_problems(model: str, body: Any) -> list[str]:
         return []  # a model this fake has no schema for: its inputs are taken as sent
     return [f"- input{''.join('.' + str(p) for p in e.absolute_path)}: {e.message}"
             for e in sorted(jsonschema.Draft202012Validator(schema).iter_errors(body["input"]), key=str)]
+
+
+def clip_size(model: str, inputs: dict[str, Any]) -> tuple[int, int]:
+    """The frame size a model makes for these inputs (its resolution and aspect inputs; 480p 16:9 unset)."""
+    resolution = inputs.get("resolution")
+    resolution = resolution if resolution in ("480p", "540p", "580p", "720p", "768p", "1080p") else "480p"
+    aspect = inputs.get("aspect_ratio") if inputs.get("aspect_ratio") in ("16:9", "9:16", "1:1") else "16:9"
+    return frame_size(aspect, resolution, wan=model.startswith("wan-video/"))
 
 
 def problem(status: int, title: str, detail: str) -> dict[str, Any]:
@@ -181,7 +189,8 @@ class FakeReplicate(FakeService):
             pred["status"], pred["error"] = "failed", "CUDA out of memory"
             return
         seconds, fps = self.clip_shape(pred["input"])
-        url = self.http.host_file(f"{pred['id']}.mp4", make_mp4(self.folder, seconds, fps=fps))
+        size = clip_size(pred["model"], pred["input"])
+        url = self.http.host_file(f"{pred['id']}.mp4", make_mp4(self.folder, seconds, fps=fps, size=size))
         pred["status"] = "succeeded"
         pred["logs"] += "100%|##########| 2/2 [00:02<00:00]\n"
         pred["output"] = [url] if self.output_as_list else url

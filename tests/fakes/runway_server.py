@@ -115,7 +115,8 @@ class RunwayFake(FakeService):
             return 200, {}, {**base, "status": "FAILED", "cost": {"credits": 0}, "failure": self.failure,
                              "failureCode": self.failure_code}
         task.fetches_done += 1
-        path = make_mp4(self.workdir, float(task.body.get("duration", 10)))
+        width, height = (int(x) for x in task.body["ratio"].split(":"))  # ratio is the output's pixel size
+        path = make_mp4(self.workdir, float(task.body.get("duration", 10)), size=(width, height))
         # Runway signs a fresh URL on every fetch of a finished task.
         url = self.http.host_file(f"{task.id}-{task.fetches_done}.mp4", path)
         state = {**base, "status": "SUCCEEDED", "output": [url + "?_jwt=signed"]}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .media_host import FAKE_FPS, FakeHTTP, FakeService, Recorded, make_mp4
+from .media_host import FAKE_FPS, FakeHTTP, FakeService, Recorded, frame_size, make_mp4
 
 _ids = itertools.count(1)
 # What would send VeoGenerator to Vertex AI or to real Google credentials instead of this fake.
@@ -42,6 +42,7 @@ class Operation:
     body: dict[str, Any]
     polls: int = 0
     seconds: float = 0.0
+    size: tuple[int, int] = (1280, 720)
 
 
 @dataclass
@@ -99,7 +100,8 @@ class VeoFake(FakeService):
         if "video" in instance:
             seconds = self.extend_seconds + (1.0 if self.extension_returns_full else 0.0)
         name = f"{name_prefix}/operations/op{next(_ids)}"
-        self.operations[name] = Operation(name, req.body, seconds=seconds)
+        size = frame_size(params.get("aspectRatio", "16:9"), params.get("resolution", "720p"))
+        self.operations[name] = Operation(name, req.body, seconds=seconds, size=size)
         return 200, {}, {"name": name}
 
     def _state(self, name: str) -> tuple[Operation | None, tuple[int, dict, Any] | None]:
@@ -137,7 +139,7 @@ class VeoFake(FakeService):
                                                  "raiMediaFilteredReasons": self.filtered_reasons}
         else:
             file_id = name.rsplit("/", 1)[-1]
-            uri = self.http.host_file(f"{file_id}.mp4", make_mp4(self.workdir, op.seconds))
+            uri = self.http.host_file(f"{file_id}.mp4", make_mp4(self.workdir, op.seconds, size=op.size))
             response["generateVideoResponse"] = {"generatedSamples": [{"video": {"uri": f"{uri}:download?alt=media"}}]}
         return 200, {}, {"name": name, "done": True, "response": response}
 
@@ -157,7 +159,7 @@ class VeoFake(FakeService):
         if self.outcome == "filtered":
             response.update({"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": self.filtered_reasons})
         else:
-            data = make_mp4(self.workdir, op.seconds).read_bytes()
+            data = make_mp4(self.workdir, op.seconds, size=op.size).read_bytes()
             response["videos"] = [{"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": "video/mp4"}]
         return 200, {}, {"name": name, "done": True, "response": response}
 

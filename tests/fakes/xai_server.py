@@ -19,7 +19,7 @@ from pathlib import Path
 import grpc
 from xai_sdk.proto import deferred_pb2, usage_pb2, video_pb2, video_pb2_grpc
 
-from .media_host import FAKE_FPS, FakeHTTP, make_mp4
+from .media_host import FAKE_FPS, FakeHTTP, frame_size, make_mp4
 
 
 @dataclass
@@ -137,7 +137,7 @@ class XAIFake(video_pb2_grpc.VideoServicer):
             seconds = 4.0  # an edit keeps its input's length; the fake's inputs are 4 s
         if job.kind == "extend" and self.extension_returns_full:
             seconds += 4.0
-        path = make_mp4(self.workdir, seconds)
+        path = make_mp4(self.workdir, seconds, size=self.size_of(job))
         url = self.media.host_file(f"{job.request_id}.mp4", path)
         self.served_seconds[job.request_id] = seconds
         usage = usage_pb2.SamplingUsage()
@@ -147,6 +147,19 @@ class XAIFake(video_pb2_grpc.VideoServicer):
         return video_pb2.GetDeferredVideoResponse(
             status=deferred_pb2.DeferredStatus.DONE,
             response=video_pb2.VideoResponse(video=video, model=model, usage=usage, progress=100))
+
+    @staticmethod
+    def size_of(job: Job) -> tuple[int, int]:
+        """The asked aspect and resolution (defaults 16:9, 480p; an edit or extension: the same)."""
+        req = job.request
+        aspect, resolution = "16:9", "480p"
+        if job.kind == "generate" and not req.HasField("video"):
+            if req.aspect_ratio:
+                aspect = video_pb2.VideoAspectRatio.Name(req.aspect_ratio).removeprefix("VIDEO_ASPECT_RATIO_")
+                aspect = aspect.replace("_", ":")
+            if req.resolution:
+                resolution = video_pb2.VideoResolution.Name(req.resolution).removeprefix("VIDEO_RESOLUTION_").lower()
+        return frame_size(aspect, resolution)
 
     def frames_served(self, request_id: str) -> int:
         return round(self.served_seconds[request_id] * FAKE_FPS)
