@@ -15,7 +15,7 @@ from reelwright.media.ffmpeg import run_ffmpeg
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "reelwright"
 # Encoder calls in modules other helpers own, switched to media/encode.py when their branches land.
-PENDING = {"generators/jobs.py", "generators/luma.py", "generators/diffusers.py"}
+PENDING: set[str] = set()
 
 
 def encode(dst: Path, *args: str, seconds: float = 1.0, audio_rate: int = 44100) -> Path:

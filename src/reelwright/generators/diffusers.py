@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BriefError, ConfigError, FFmpegError, GeneratorError, InputFileError, MissingDependencyError
+from ..media.encode import aac_args, h264_args, mp4_args
 from ..media.ffmpeg import ffmpeg_exe
 from ..media.util import atomic_output
 from ..timing import seconds_to_frames
@@ -477,9 +478,8 @@ def write_mp4(frames: Any, out_path: Path, fps: Fraction, *, audio: bool, crf: i
         if audio:
             argv += ["-f", "lavfi", "-t", f"{float(Fraction(n) / fps):.6f}",
                      "-i", "anullsrc=channel_layout=stereo:sample_rate=48000"]
-        argv += ["-map", "0:v"] + (["-map", "1:a", "-c:a", "aac", "-b:a", "128k"] if audio else [])
-        argv += ["-c:v", "libx264", "-preset", "medium", "-crf", str(crf), "-pix_fmt", "yuv420p",
-                 "-r", rate, "-movflags", "+faststart", str(tmp)]
+        argv += ["-map", "0:v"] + (["-map", "1:a", *aac_args(bitrate="128k")] if audio else [])
+        argv += [*h264_args(preset="medium", crf=crf), "-r", rate, *mp4_args(), str(tmp)]
         with tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=err)
             assert proc.stdin is not None

@@ -287,12 +287,13 @@ def validate_request(caps: Capabilities, request: ClipRequest) -> None:
 
 def tail_of_video(src: Path, dest: Path, seconds: float | Fraction) -> Path:
     """The last `seconds` of `src` as H.264/AAC MP4 (re-encoded, so the cut is frame-exact)."""
+    from ..media.encode import aac_args, h264_args, mp4_args
     from ..media.ffmpeg import run_ffmpeg
 
     total = probe_clip(Path(src)).duration
     start = max(Fraction(0), total - Fraction(seconds))
-    args = ["-ss", f"{float(start):.6f}", "-i", str(src), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", str(dest)]
+    args = ["-ss", f"{float(start):.6f}", "-i", str(src),
+            *h264_args(preset="veryfast", crf=20), *aac_args(bitrate=None), *mp4_args(), str(dest)]
     run_ffmpeg(args)
     return Path(dest)
 

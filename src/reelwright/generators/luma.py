@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ..errors import BriefError, ConfigError, GeneratorError, InputFileError, ModerationError
+from ..media.encode import aac_args, h264_args, mp4_args
 from ..media.ffmpeg import run_ffmpeg
 from ..timing import Frac, fraction_str, seconds_to_frames
 from . import jobs
@@ -191,10 +192,10 @@ class LumaGenerator(Generator):
         start = Fraction(drop) / info.fps
         tmp = request.out_path.with_name(f".{request.out_path.stem}.trim{request.out_path.suffix}")
         args = ["-i", str(request.out_path), "-vf", f"trim=start_frame={drop},setpts=PTS-STARTPTS",
-                "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yuv420p"]
+                *h264_args(preset="veryfast", crf=16)]
         if info.has_audio:
-            args += ["-af", f"atrim=start={float(start):.6f},asetpts=PTS-STARTPTS", "-c:a", "aac"]
-        run_ffmpeg([*args, "-movflags", "+faststart", str(tmp)])
+            args += ["-af", f"atrim=start={float(start):.6f},asetpts=PTS-STARTPTS", *aac_args(bitrate=None)]
+        run_ffmpeg([*args, *mp4_args(), str(tmp)])
         tmp.replace(request.out_path)
         return drop
 
