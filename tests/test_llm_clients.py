@@ -236,7 +236,9 @@ def test_anthropic_tool_use_round_trip_merges_results_into_one_user_turn(anthrop
     assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "user"]
     results = sent["messages"][2]["content"]
     assert [(b["type"], b["is_error"]) for b in results] == [("tool_result", False), ("tool_result", True)]
-    assert sent["tools"][0]["input_schema"] == TOOL["parameters"]
+    # Strict tool use: the SDK's transform closes the object, the tool's own fields are untouched.
+    assert sent["tools"][0]["input_schema"] == {**TOOL["parameters"], "additionalProperties": False}
+    assert sent["tools"][0]["strict"] is True
 
 
 def test_anthropic_images_go_as_base64_blocks(anthropic_server, tmp_path):

@@ -34,10 +34,15 @@ class AnthropicChat(ChatModel):
         if system:
             kwargs["system"] = system
         if tools:
-            kwargs["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
-                               for t in tools]
+            kwargs["tools"] = [self._tool(t) for t in tools]
         if schema is not None:
-            kwargs["output_config"] = {"format": {"type": "json_schema", "schema": schema[1]}}
+            # The SDK's own converter (what `messages.parse(output_format=Model)` sends): objects closed,
+            # unsupported keywords moved into descriptions, property names untouched.
+            try:
+                converted = self._anthropic.transform_schema(schema[1])
+            except ValueError as exc:
+                raise LLMError(f"{self.name}: the {schema[0]} schema cannot be made strict: {exc}") from exc
+            kwargs["output_config"] = {"format": {"type": "json_schema", "schema": converted}}
         if temperature is not None:
             kwargs["temperature"] = temperature
         a = self._anthropic
@@ -70,6 +75,15 @@ class AnthropicChat(ChatModel):
         return ChatResponse(text="".join(texts), tool_calls=calls,
                             usage=Usage(tokens_in=tokens_in, tokens_out=u.output_tokens or 0),
                             model=str(message.model or ""), stop_reason=message.stop_reason or "")
+
+    def _tool(self, tool: ToolLike) -> dict[str, Any]:
+        """A strict tool (`strict: true`, Anthropic's structured tool use) with its input schema through
+        the SDK's `transform_schema`; a schema that cannot be made strict goes as written, unenforced."""
+        spec: dict[str, Any] = {"name": tool.name, "description": tool.description}
+        try:
+            return {**spec, "input_schema": self._anthropic.transform_schema(tool.parameters), "strict": True}
+        except ValueError:
+            return {**spec, "input_schema": tool.parameters}
 
     def _where(self) -> str:
         return self.base_url or "api.anthropic.com"

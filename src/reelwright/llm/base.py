@@ -133,7 +133,8 @@ class ChatModel(abc.ABC):
         if any(m.images for m in msgs) and not self.supports_images:
             raise LLMError(f"{self.name} does not accept images (purpose {purpose})")
         specs = [as_tool(t) for t in tools] if tools else []
-        schema = response_schema(response_format) if response_format is not None else None
+        # Each client turns the plain schema into its provider's strict subset (see `_send`).
+        schema = plain_schema(response_format) if response_format is not None else None
         started = time.perf_counter()
         try:
             response = self._send(msgs, system=system, tools=specs, schema=schema, max_tokens=max_tokens,
@@ -158,7 +159,11 @@ class ChatModel(abc.ABC):
     def _send(self, messages: list[Message], *, system: str | None, tools: list[ToolLike],
               schema: tuple[str, dict[str, Any]] | None, max_tokens: int,
               temperature: float | None) -> ChatResponse:
-        """Call the provider once (the SDK retries transient failures) and translate the reply."""
+        """Call the provider once (the SDK retries transient failures) and translate the reply.
+
+        `schema` and each tool's `parameters` are plain JSON schemas (as pydantic writes them); the
+        client converts them to what its provider enforces (`strict_schema` for OpenAI-compatible
+        servers, the anthropic SDK's `transform_schema` for Anthropic)."""
 
     def _record(self, record: CallRecord) -> None:
         with self._lock:
@@ -209,12 +214,17 @@ def as_tool(tool: Any) -> ToolLike:
                     parameters=getattr(tool, "parameters", None) or {"type": "object", "properties": {}})
 
 
-def response_schema(fmt: type[BaseModel] | dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(name, strict JSON schema) for structured output from a pydantic model or a raw schema."""
+def plain_schema(fmt: type[BaseModel] | dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(name, JSON schema as written) for structured output from a pydantic model or a raw schema."""
     if isinstance(fmt, dict):
-        name = str(fmt.get("title") or "response")
-        return _safe_name(name), strict_schema(fmt)
-    return _safe_name(fmt.__name__), strict_schema(fmt.model_json_schema())
+        return _safe_name(str(fmt.get("title") or "response")), fmt
+    return _safe_name(fmt.__name__), fmt.model_json_schema()
+
+
+def response_schema(fmt: type[BaseModel] | dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(name, strict JSON schema) for OpenAI-style strict structured output."""
+    name, schema = plain_schema(fmt)
+    return name, strict_schema(schema)
 
 
 def _safe_name(name: str) -> str:
@@ -227,31 +237,64 @@ _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "depe
 _SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
 _SCHEMA_ONE = ("items", "additionalProperties", "not", "contains", "if", "then", "else", "propertyNames")
 _DROPPED = ("default", "title")
+# The keywords OpenAI's strict mode accepts (its Structured Outputs guide, "Supported schemas"); anything
+# else is refused with HTTP 400, so it is moved into the description where the model can still read it.
+STRICT_KEYWORDS = frozenset({
+    "type", "properties", "required", "additionalProperties", "items", "anyOf", "enum", "const", "$ref", "$defs",
+    "definitions", "description", "title", "pattern", "format", "multipleOf", "maximum", "exclusiveMaximum",
+    "minimum", "exclusiveMinimum", "minItems", "maxItems"})
+STRICT_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"})
 
 
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema in the subset strict structured output accepts (OpenAI strict mode, Anthropic):
-    every object closed (`additionalProperties: false`) with all its properties required, and
-    no `default` or `title` keywords. Optional fields stay optional by allowing null.
+    """The schema in the subset OpenAI's strict structured output (and strict function calling)
+    accepts: every object closed (`additionalProperties: false`) with all its properties required,
+    no `default` or `title` keywords, no `$ref` with siblings (inlined), and keywords or string
+    formats outside the subset moved into the description. Optional fields stay optional by
+    allowing null.
+
+    Why not the SDK's own `openai.lib._pydantic.to_strict_json_schema`: it is private, takes only
+    pydantic models, and keeps non-null defaults, which the API refuses ("'default' is not
+    permitted", openai/openai-agents-python#4390).
 
     The walk follows the schema's structure: keywords are dropped only where they are keywords, so
     a model whose *fields* are named `title`, `default`, `type`, `items`... keeps them."""
+    defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+
+    def resolve(ref: str) -> dict[str, Any]:
+        name = ref.rsplit("/", 1)[-1]
+        if not ref.startswith("#/") or name not in defs:
+            raise ValueError(f"cannot resolve $ref {ref!r}")
+        return defs[name]
 
     def walk(node: Any) -> Any:
         if not isinstance(node, dict):
             return node
+        if "$ref" in node and len([k for k in node if k not in _DROPPED]) > 1:
+            # `{"$ref": ..., "description": ...}` (pydantic's nested model with a description): inline it.
+            node = {**resolve(node["$ref"]), **{k: v for k, v in node.items() if k != "$ref"}}
+        if isinstance(node.get("allOf"), list) and len(node["allOf"]) == 1:
+            node = {**{k: v for k, v in node.items() if k != "allOf"}, **node["allOf"][0]}
         out: dict[str, Any] = {}
+        notes: list[str] = []
         for key, value in node.items():
             if key in _DROPPED:
                 continue
-            if key in _SCHEMA_MAPS and isinstance(value, dict):
+            if key == "format" and value not in STRICT_FORMATS:
+                notes.append(f"format: {value}")
+            elif key not in STRICT_KEYWORDS and key not in ("oneOf", "allOf"):
+                notes.append(f"{key}: {json.dumps(value)}")
+            elif key in _SCHEMA_MAPS and isinstance(value, dict):
                 out[key] = {name: walk(sub) for name, sub in value.items()}
             elif key in _SCHEMA_LISTS and isinstance(value, list):
-                out[key] = [walk(sub) for sub in value]
+                out["anyOf" if key == "oneOf" else key] = [walk(sub) for sub in value]
             elif key in _SCHEMA_ONE and isinstance(value, dict):
                 out[key] = walk(value)
             else:
                 out[key] = value
+        if notes:
+            out["description"] = (out.get("description", "") + "\n\n" if out.get("description") else "") + \
+                "{" + ", ".join(notes) + "}"
         if out.get("type") == "object" or isinstance(out.get("properties"), dict):
             props = out.get("properties", {})
             out["type"] = "object"

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from ..errors import ConfigError, LLMError, MissingDependencyError
-from .base import ChatModel, ChatResponse, Message, ToolCall, ToolLike, Usage, image_data, parse_arguments
+from .base import (ChatModel, ChatResponse, Message, ToolCall, ToolLike, Usage, image_data, parse_arguments,
+                   strict_schema)
 from .prices import PriceTable
 
 # Model families known to take no image input; everything else is assumed to (a refusal surfaces as LLMError).
@@ -44,12 +45,15 @@ class OpenAIChat(ChatModel):
         kwargs: dict[str, Any] = {"model": self.model, "messages": to_openai_messages(messages, system),
                                   self._max_tokens_field: max_tokens}
         if tools:
+            # Strict function calling, as the SDK's own `openai.pydantic_function_tool` sends it
+            # (`strict: True` with a strict schema): the arguments then always match the tool's model.
             kwargs["tools"] = [{"type": "function",
-                                "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+                                "function": {"name": t.name, "description": t.description,
+                                             "parameters": strict_schema(t.parameters), "strict": True}}
                                for t in tools]
         if schema is not None:
-            kwargs["response_format"] = {"type": "json_schema",
-                                         "json_schema": {"name": schema[0], "schema": schema[1], "strict": True}}
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": schema[0], "schema": strict_schema(schema[1]), "strict": True}}
         if temperature is not None:
             kwargs["temperature"] = temperature
         try:
