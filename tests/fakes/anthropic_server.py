@@ -1,5 +1,10 @@
 """A fake Anthropic Messages server on 127.0.0.1 for tests: scripted replies, the protocol checks
-the real API makes (headers, alternating turns, tool_result ids, image blocks), recorded requests."""
+the real API makes (headers, alternating turns, tool_result ids, image blocks), recorded requests.
+
+`schema_driven=True` answers like the openai fake's mode: structured output (`output_config.format`)
+with a JSON instance of the schema sent, tools with a tool_use whose input is generated from the
+tool's own input_schema; schemas the API refuses (open objects, unsupported keywords, invalid JSON
+Schema) get its HTTP 400 invalid_request_error."""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ import itertools
 import json
 from typing import Any
 
+import random
+
 from .openai_server import Reply, ScriptedServer, count_tokens
+from .schema_fake import WORDS, anthropic_strict_problem, check_schema, instance
 
 _ids = itertools.count(1)
 
@@ -80,12 +88,35 @@ class FakeAnthropic(ScriptedServer):
             if pending:
                 return f"messages.{i}: tool_use ids {sorted(pending)} were not answered"
         fmt = (body.get("output_config") or {}).get("format")
-        if fmt is not None and (fmt.get("type") != "json_schema" or "schema" not in fmt):
-            return "output_config.format must be {type: json_schema, schema}"
-        for t in body.get("tools") or []:
+        if fmt is not None:
+            if fmt.get("type") != "json_schema" or "schema" not in fmt:
+                return "output_config.format must be {type: json_schema, schema}"
+            why = anthropic_strict_problem(fmt["schema"])
+            if why:
+                return f"output_config.format.schema: {why}"
+        for i, t in enumerate(body.get("tools") or []):
             if "name" not in t or "input_schema" not in t:
                 return "tools: each tool needs name and input_schema"
+            if t["input_schema"].get("type") != "object":
+                return f"tools.{i}.custom.input_schema.type: Input should be 'object'"
+            why = anthropic_strict_problem(t["input_schema"]) if t.get("strict") else check_schema(t["input_schema"])
+            if why:
+                return f"tools.{i}.custom.input_schema: {why}"
         return None
+
+    def from_schema(self, body: dict[str, Any], seed: int) -> dict[str, Any] | None:
+        fmt = (body.get("output_config") or {}).get("format")
+        if fmt is not None:
+            return json_message(instance(fmt["schema"], seed))
+        rng = random.Random(seed)
+        tools = list(body.get("tools") or [])
+        choice = body.get("tool_choice") or {"type": "auto"}
+        if not tools or choice.get("type") == "none":
+            return message(" ".join(rng.choice(WORDS) for _ in range(12)))
+        if choice.get("type") == "tool":
+            tools = [t for t in tools if t["name"] == choice.get("name")] or tools
+        tool = rng.choice(tools)
+        return message(tool_uses=[(tool["name"], instance(tool["input_schema"], seed))])
 
     def finish(self, body: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         body.setdefault("id", f"msg_{len(self.requests)}")

@@ -1,12 +1,19 @@
 """A fake OpenAI chat-completions server on 127.0.0.1 for tests: scripted replies (a queue, or a
 function of the request), protocol checks a real server makes, and a record of every request.
 
+With `schema_driven=True` (and nothing scripted left) it answers like a schema-enforcing model: a
+structured-output request gets a JSON instance generated from the schema the client sent, a request
+with tools gets a call to one of them with arguments generated from that tool's own parameter schema.
+Either way it refuses, with OpenAI's status and error shape, a schema the real API refuses (strict mode:
+closed objects with every property required, only the supported keywords; any schema: valid JSON Schema).
+
 Also the scripted HTTP server plumbing the Anthropic fake reuses."""
 
 from __future__ import annotations
 
 import base64
 import itertools
+import random
 import json
 import threading
 import time
@@ -15,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .schema_fake import WORDS, check_schema, instance, openai_strict_problem
 
 
 @dataclass
@@ -48,9 +57,12 @@ class ScriptedServer:
 
     path = "/"
 
-    def __init__(self, replies: list[Reply | dict[str, Any]] | None = None, responder: Responder | None = None):
+    def __init__(self, replies: list[Reply | dict[str, Any]] | None = None, responder: Responder | None = None,
+                 *, schema_driven: bool = False, seed: int = 0):
         self.queue: deque[Reply | dict[str, Any]] = deque(replies or [])
         self.responder = responder
+        self.schema_driven = schema_driven
+        self.seed = seed
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -85,7 +97,12 @@ class ScriptedServer:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def validate(self, headers: dict[str, str], body: Any) -> str | None:
+    def validate(self, headers: dict[str, str], body: Any) -> "str | Reply | None":
+        """Why the real API refuses this request (a message for HTTP 400, or a whole Reply), or None."""
+        return None
+
+    def from_schema(self, body: dict[str, Any], seed: int) -> dict[str, Any] | None:
+        """The schema-driven answer to a request, deterministic per seed."""
         return None
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
@@ -98,6 +115,12 @@ class ScriptedServer:
     def _next_reply(self, body: dict[str, Any]) -> Reply:
         with self._lock:
             item = self.queue.popleft() if self.queue else None
+        if item is None and self.responder is None and self.schema_driven:
+            try:
+                item = self.from_schema(body, self.seed * 100_003 + len(self.requests))
+            except Exception as exc:  # a schema no instance fits: the test sees it as an HTTP 500 naming it
+                return Reply(self.error_body(500, f"fake server: no instance: {exc!r}"), status=500,
+                             headers={"x-should-retry": "false"})
         if item is None and self.responder is not None:
             try:
                 item = self.responder(body)
@@ -131,6 +154,8 @@ class ScriptedServer:
                 if self.path.split("?")[0] != server.path:
                     return self._send(Reply(server.error_body(404, f"no route {self.path}"), status=404))
                 problem = server.validate(headers, body) if isinstance(body, dict) else "body is not a JSON object"
+                if isinstance(problem, Reply):
+                    return self._send(problem)
                 if problem:
                     return self._send(Reply(server.error_body(400, problem), status=400))
                 reply = server._next_reply(body)
@@ -227,10 +252,41 @@ class FakeOpenAI(ScriptedServer):
         if fmt is not None:
             if fmt.get("type") != "json_schema" or "schema" not in fmt.get("json_schema", {}):
                 return "response_format must be {type: json_schema, json_schema: {name, schema}}"
-        for t in body.get("tools") or []:
+            spec = fmt["json_schema"]
+            why = openai_strict_problem(spec["schema"]) if spec.get("strict") else check_schema(spec["schema"])
+            if why:
+                return self.schema_refusal(f"Invalid schema for response_format '{spec.get('name')}': {why}",
+                                           "response_format", None)
+        for i, t in enumerate(body.get("tools") or []):
             if t.get("type") != "function" or "name" not in t.get("function", {}):
                 return "tools[] must be {type: function, function: {name, parameters}}"
+            fn = t["function"]
+            params = fn.get("parameters", {"type": "object", "properties": {}})
+            why = openai_strict_problem(params) if fn.get("strict") else check_schema(params)
+            if why:
+                return self.schema_refusal(f"Invalid schema for function '{fn['name']}': {why}",
+                                           f"tools[{i}].function.parameters", "invalid_function_parameters")
         return None
+
+    def schema_refusal(self, message: str, param: str, code: str | None) -> Reply:
+        """OpenAI's answer to a schema it will not enforce: HTTP 400 naming the parameter."""
+        return Reply({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}},
+                     status=400)
+
+    def from_schema(self, body: dict[str, Any], seed: int) -> dict[str, Any] | None:
+        fmt = body.get("response_format")
+        if fmt is not None:
+            return completion(json.dumps(instance(fmt["json_schema"]["schema"], seed)))
+        tools = [t["function"] for t in body.get("tools") or []]
+        choice = body.get("tool_choice", "auto")
+        rng = random.Random(seed)
+        if not tools or choice == "none":
+            return completion(" ".join(rng.choice(WORDS) for _ in range(12)))
+        if isinstance(choice, dict):
+            tools = [t for t in tools if t["name"] == choice.get("function", {}).get("name")] or tools
+        tool = rng.choice(tools)
+        args = instance(tool.get("parameters", {"type": "object", "properties": {}}), seed)
+        return completion(tool_calls=[(tool["name"], args)])
 
     def finish(self, body: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         body.setdefault("id", f"chatcmpl-{len(self.requests)}")

@@ -31,7 +31,9 @@ Answer only with the JSON object."""
 
 class Score(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    score: float = Field(description="0 (unusable) to 1 (perfect)")
+    # The bounds are in the schema (OpenAI strict mode enforces them; Anthropic's transform moves them
+    # into the description) but not in validation: `_verdict` clamps, so an unenforced 1.2 is not a failure.
+    score: float = Field(description="0 (unusable) to 1 (perfect)", json_schema_extra={"minimum": 0, "maximum": 1})
     reason: str = Field(description="what is wrong (or right) in the frames")
     fix: str = Field(description="what the next take must show instead, as a phrase for its prompt; empty if fine")
 
