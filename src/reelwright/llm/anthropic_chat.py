@@ -40,7 +40,7 @@ class AnthropicChat(ChatModel):
             # unsupported keywords moved into descriptions, property names untouched.
             try:
                 converted = self._anthropic.transform_schema(schema[1])
-            except ValueError as exc:
+            except (ValueError, AssertionError) as exc:  # no type; a type list (the SDK asserts on those)
                 raise LLMError(f"{self.name}: the {schema[0]} schema cannot be made strict: {exc}") from exc
             kwargs["output_config"] = {"format": {"type": "json_schema", "schema": converted}}
         if temperature is not None:
@@ -82,7 +82,7 @@ class AnthropicChat(ChatModel):
         spec: dict[str, Any] = {"name": tool.name, "description": tool.description}
         try:
             return {**spec, "input_schema": self._anthropic.transform_schema(tool.parameters), "strict": True}
-        except ValueError:
+        except (ValueError, AssertionError):
             return {**spec, "input_schema": tool.parameters}
 
     def _where(self) -> str:
