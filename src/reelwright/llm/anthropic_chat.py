@@ -28,7 +28,7 @@ class AnthropicChat(ChatModel):
 
     def _send(self, messages: list[Message], *, system: str | None, tools: list[ToolLike],
               schema: tuple[str, dict[str, Any]] | None, max_tokens: int,
-              temperature: float | None) -> ChatResponse:
+              temperature: float | None, purpose: str = "") -> ChatResponse:
         kwargs: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens,
                                   "messages": to_anthropic_messages(messages)}
         if system:

@@ -138,7 +138,7 @@ class ChatModel(abc.ABC):
         started = time.perf_counter()
         try:
             response = self._send(msgs, system=system, tools=specs, schema=schema, max_tokens=max_tokens,
-                                  temperature=temperature)
+                                  temperature=temperature, purpose=purpose)
         except LLMError as exc:
             self._record(CallRecord(purpose=purpose, model=self.model, latency_s=time.perf_counter() - started,
                                     ok=False, error=str(exc)[:300]))
@@ -158,7 +158,7 @@ class ChatModel(abc.ABC):
     @abc.abstractmethod
     def _send(self, messages: list[Message], *, system: str | None, tools: list[ToolLike],
               schema: tuple[str, dict[str, Any]] | None, max_tokens: int,
-              temperature: float | None) -> ChatResponse:
+              temperature: float | None, purpose: str = "") -> ChatResponse:
         """Call the provider once (the SDK retries transient failures) and translate the reply.
 
         `schema` and each tool's `parameters` are plain JSON schemas (as pydantic writes them); the

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import ConfigError, LLMError, MissingDependencyError
 from .base import (ChatModel, ChatResponse, Message, ToolCall, ToolLike, Usage, image_data, parse_arguments,
                    strict_schema)
+from .limits import LOCAL_TEMPERATURE, bounded, local_budget
 from .prices import PriceTable
 
 # Model families known to take no image input; everything else is assumed to (a refusal surfaces as LLMError).
@@ -41,21 +42,9 @@ class OpenAIChat(ChatModel):
 
     def _send(self, messages: list[Message], *, system: str | None, tools: list[ToolLike],
               schema: tuple[str, dict[str, Any]] | None, max_tokens: int,
-              temperature: float | None) -> ChatResponse:
-        kwargs: dict[str, Any] = {"model": self.model, "messages": to_openai_messages(messages, system),
-                                  self._max_tokens_field: max_tokens}
-        if tools:
-            # Strict function calling, as the SDK's own `openai.pydantic_function_tool` sends it
-            # (`strict: True` with a strict schema): the arguments then always match the tool's model.
-            kwargs["tools"] = [{"type": "function",
-                                "function": {"name": t.name, "description": t.description,
-                                             "parameters": strict_schema(t.parameters), "strict": True}}
-                               for t in tools]
-        if schema is not None:
-            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": schema[0], "schema": strict_schema(schema[1]), "strict": True}}
-        if temperature is not None:
-            kwargs["temperature"] = temperature
+              temperature: float | None, purpose: str = "") -> ChatResponse:
+        kwargs = self._body(messages, system=system, tools=tools, schema=schema, max_tokens=max_tokens,
+                            temperature=temperature, purpose=purpose)
         try:
             # The documented raw `client.post`: the body is already wire-format JSON, and skipping the typed
             # create() spares its per-call parameter transform (~0.15 s CPU for an 18k-token agent context).
@@ -90,6 +79,31 @@ class OpenAIChat(ChatModel):
                           tokens_out=completion.usage.completion_tokens or 0)
         return ChatResponse(text=msg.content or "", tool_calls=calls, usage=usage, model=completion.model or "",
                             stop_reason=choice.finish_reason or "")
+
+    def _body(self, messages: list[Message], *, system: str | None, tools: list[ToolLike],
+              schema: tuple[str, dict[str, Any]] | None, max_tokens: int, temperature: float | None,
+              purpose: str) -> dict[str, Any]:
+        """The request body. A server on this machine or network gets a budget per purpose, bounded
+        strings and arrays and a cooler default temperature (llm/limits.py says why)."""
+        if self.local:
+            max_tokens = local_budget(purpose, max_tokens)
+            temperature = LOCAL_TEMPERATURE if temperature is None else temperature
+        kwargs: dict[str, Any] = {"model": self.model, "messages": to_openai_messages(messages, system),
+                                  self._max_tokens_field: max_tokens}
+        if tools:
+            # Strict function calling, as the SDK's own `openai.pydantic_function_tool` sends it
+            # (`strict: True` with a strict schema): the arguments then always match the tool's model.
+            kwargs["tools"] = [{"type": "function",
+                                "function": {"name": t.name, "description": t.description,
+                                             "parameters": strict_schema(t.parameters), "strict": True}}
+                               for t in tools]
+        if schema is not None:
+            sent = strict_schema(schema[1])
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": schema[0], "schema": bounded(sent) if self.local else sent, "strict": True}}
+        if temperature is not None:
+            kwargs["temperature"] = temperature
+        return kwargs
 
     def _where(self) -> str:
         return self.base_url or "api.openai.com"

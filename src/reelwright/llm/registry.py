@@ -1,5 +1,6 @@
 """Turns `--llm` specs into chat models: `builtin` (no model), `openai:MODEL`, `anthropic:MODEL`,
-with shortcuts `xai:MODEL` and `ollama:MODEL`. Keys come from the environment and are never logged."""
+with shortcuts `xai:MODEL` and `ollama:MODEL`, and `local[:PATH.gguf]` (an embedded llama.cpp server,
+llm/local.py). Keys come from the environment and are never logged."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from .prices import PriceTable
 BUILTIN = ("", "builtin", "none")
 XAI_BASE_URL = "https://api.x.ai/v1"
 OLLAMA_BASE_URL = "http://localhost:11434/v1"
-PROVIDERS = ("openai", "anthropic", "xai", "ollama")
+PROVIDERS = ("openai", "anthropic", "xai", "ollama", "local")
 
 
 def get_llm(spec: str | None, *, base_url: str | None = None, timeout: float = 120.0, max_retries: int = 2,
@@ -29,8 +30,13 @@ def get_llm(spec: str | None, *, base_url: str | None = None, timeout: float = 1
     provider, sep, model = text.partition(":")
     provider = provider.strip().lower()
     model = model.strip()
+    if provider == "local":
+        from .local import local_llm
+
+        return local_llm(model or None, timeout=timeout)
     if not sep or provider not in PROVIDERS:
-        raise ConfigError(f"unknown --llm {spec!r}: use builtin, openai:MODEL, anthropic:MODEL, xai:MODEL or ollama:MODEL")
+        raise ConfigError(f"unknown --llm {spec!r}: use builtin, local[:PATH.gguf], openai:MODEL, anthropic:MODEL, "
+                          "xai:MODEL or ollama:MODEL")
     if not model:
         raise ConfigError(f"--llm {spec!r} names no model: write {provider}:MODEL")
     if provider == "anthropic":
