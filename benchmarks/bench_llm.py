@@ -1,10 +1,16 @@
 """The language layer's cost on a scripted fake model: LLM calls, tokens and wall time for the dog-walk
 request (LLM planner + vision judge, then the tool-using agent), and the most tokens the agent's context
-reaches on an 80-shot job at several budgets. Run: .venv/bin/python benchmarks/bench_llm.py [--quick]"""
+reaches on an 80-shot job at several budgets. Run: .venv/bin/python benchmarks/bench_llm.py [--quick]
+
+`--local [PATH.gguf]`: the real local model instead (the bundled SmolLM2-135M unless a path is given,
+llama.cpp embedded, REELWRIGHT_LLM_THREADS threads, default 1): ready time, then per plan the seconds,
+tokens out, tokens per second while generating, and whether the draft validated, side by side with the
+built-in planner's seconds per plan on the same requests."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -108,5 +114,54 @@ def main(quick: bool = False) -> None:
               f"{r['tokens_out']:>8} {r['cost_usd']:>7.3f} {r['wall_s']:>6}")
 
 
+LOCAL_REQUESTS = [
+    "a 12 second video of a dog going on a walk, sniffing around, getting a pup cup, meeting a friend",
+    "a 15 second ad for a steel water bottle: filling it at the gym, the logo end card",
+    "an 8 second video of rain on a city street at night, a cyclist passing",
+]
+
+
+def bench_local(path: str | None, rounds: int) -> None:
+    from reelwright.generators.animatic import AnimaticGenerator
+    from reelwright.planning.builtin import build_plan
+    from reelwright.planning.llm_planner import LLMPlanDraft, plan_with_llm
+
+    started = time.perf_counter()
+    llm = get_llm(f"local:{path}" if path else "local")
+    ready = time.perf_counter() - started
+    caps = AnimaticGenerator().capabilities()
+    print(f"{llm.name}: ready in {ready:.1f} s, {os.environ.get('REELWRIGHT_LLM_THREADS', '1')} thread(s)")
+    print(f"{'request':<44} {'plan s':>7} {'calls':>5} {'tok out':>7} {'tok/s':>6} {'valid':>5} {'by':>8} "
+          f"{'builtin s':>9} {'ratio':>7}")
+    for request in LOCAL_REQUESTS[:rounds]:
+        brief = Brief(request=request, resolution="360p")
+        before = len(llm.ledger)
+        t0 = time.perf_counter()
+        plan = plan_with_llm(brief, caps, llm, fallback="builtin")
+        plan_s = time.perf_counter() - t0
+        calls = llm.ledger[before:]
+        out = sum(c.tokens_out for c in calls)
+        gen_s = sum(c.latency_s for c in calls if c.ok) or 1e-9
+        valid = any("planned by" in n and "built-in" not in n for n in plan.notes)
+        t1 = time.perf_counter()
+        build_plan(brief, caps)
+        builtin_s = time.perf_counter() - t1
+        by = "model" if valid else "builtin"
+        print(f"{request[:44]:<44} {plan_s:>7.1f} {len(calls):>5} {out:>7} {out / gen_s:>6.1f} "
+              f"{str(valid):>5} {by:>8} {builtin_s:>9.3f} {plan_s / max(builtin_s, 1e-6):>6.0f}x")
+    # one raw call, for the generation rate alone (no repair loop)
+    t0 = time.perf_counter()
+    reply = llm.complete("Write one sentence about a dog.", response_format=LLMPlanDraft, purpose="plan",
+                         max_tokens=256)
+    s = time.perf_counter() - t0
+    print(f"raw structured call: {reply.usage.tokens_out} tokens in {s:.1f} s = {reply.usage.tokens_out / s:.1f} tok/s "
+          "(prompt included)")
+    llm.close()
+
+
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    if "--local" in sys.argv:
+        rest = sys.argv[sys.argv.index("--local") + 1:]
+        bench_local(next((a for a in rest if a.endswith(".gguf")), None), 1 if "--quick" in sys.argv else 3)
+    else:
+        main(quick="--quick" in sys.argv)

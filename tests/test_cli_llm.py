@@ -292,3 +292,30 @@ def test_a_server_error_is_printed_verbatim_on_one_line(server, tmp_path):
     [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert "HTTP 400: prompt contains the reserved token [/INST] [bold]" in line
     assert len(server.requests) == 1  # a 400 is not retried
+
+
+# ---------------------------------------------------------------- the schema-driven fake (issue 8)
+
+def test_make_against_a_model_that_only_fills_the_schema_it_was_sent(tmp_path):
+    """The issue's reproduction: a server answering every request with a JSON instance of the schema sent
+    (what strict structured output guarantees). With the title-dropping converter this stopped after three
+    tries on "title: Field required". Now every draft parses; what is left to repair is content (random
+    words carry none of the person's beats), which the harness owns: here the built-in planner takes over
+    (`--fallback builtin`; restoring dropped beats in the model's plan is planning's job, issue 8 item 4).
+    A text-only model name keeps the judge out: random scores would reject every take (the judge's own
+    schema-driven test is in test_llm_fakes.py)."""
+    with FakeOpenAI(schema_driven=True, seed=3) as server:
+        proc = rw("make", DOG_WALK, "--llm", "openai:gpt-3.5-turbo", "--llm-base-url", server.base_url,
+                  "--resolution", "360p", "-o", str(tmp_path / "out.mp4"), "--runs-dir", str(tmp_path / "runs"),
+                  "--fallback", "builtin")
+        bodies = server.bodies
+    assert proc.returncode == 0, proc.stderr
+    assert_exact(tmp_path / "out.mp4", 12)
+    assert "Field required" not in proc.stderr and "needs repair: the beat" in proc.stderr
+    run = run_folder(tmp_path)
+    plan = json.loads((run / "plan.json").read_text())
+    sent = bodies[0]["response_format"]["json_schema"]
+    assert sent["name"] == "LLMPlanDraft" and "title" in sent["schema"]["required"]
+    report = json.loads((run / "report.json").read_text())
+    assert [c["purpose"] for c in report["llm_calls"]] == ["plan"] * 3  # two repairs, then the fallback
+    assert len(plan["shots"]) >= 4

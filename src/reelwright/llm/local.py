@@ -126,6 +126,7 @@ class LocalChat(OpenAIChat):
     deadline per call, progress lines for long calls, and no cost."""
 
     provider = "local"
+    bound_schemas = True  # llama.cpp's grammar enforces maxLength/maxItems
 
     def __init__(self, server: LocalServer, *, timeout: float = 120.0,
                  progress: Callable[[str], None] | None = None):

@@ -18,6 +18,7 @@ _TEXT_ONLY = ("gpt-3.5", "o1-mini", "o3-mini", "grok-3", "deepseek", "llama3", "
 
 class OpenAIChat(ChatModel):
     provider = "openai"
+    bound_schemas = False  # True only where the server is known to be llama.cpp (LocalChat)
 
     def __init__(self, model: str, *, api_key: str, base_url: str | None = None, key_env: str = "OPENAI_API_KEY",
                  timeout: float = 120.0, max_retries: int = 2, prices: PriceTable | None = None,
@@ -83,8 +84,9 @@ class OpenAIChat(ChatModel):
     def _body(self, messages: list[Message], *, system: str | None, tools: list[ToolLike],
               schema: tuple[str, dict[str, Any]] | None, max_tokens: int, temperature: float | None,
               purpose: str) -> dict[str, Any]:
-        """The request body. A server on this machine or network gets a budget per purpose, bounded
-        strings and arrays and a cooler default temperature (llm/limits.py says why)."""
+        """The request body. A server on this machine or network gets a budget per purpose and a cooler
+        default temperature; a known grammar engine (`bound_schemas`) also bounded strings and arrays
+        (llm/limits.py says why). Any other server may be strict OpenAI, which refuses `maxLength`."""
         if self.local:
             max_tokens = local_budget(purpose, max_tokens)
             temperature = LOCAL_TEMPERATURE if temperature is None else temperature
@@ -100,7 +102,7 @@ class OpenAIChat(ChatModel):
         if schema is not None:
             sent = strict_schema(schema[1])
             kwargs["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": schema[0], "schema": bounded(sent) if self.local else sent, "strict": True}}
+                "name": schema[0], "schema": bounded(sent) if self.bound_schemas else sent, "strict": True}}
         if temperature is not None:
             kwargs["temperature"] = temperature
         return kwargs
