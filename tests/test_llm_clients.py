@@ -89,7 +89,8 @@ def test_openai_text_reply_is_priced_and_recorded(openai_server):
     reply = llm.complete([Message(role="user", content="what?")], system="be brief", purpose="plan")
     sent = openai_server.bodies[0]
     assert sent["messages"][0] == {"role": "system", "content": "be brief"}
-    assert sent["max_tokens"] == 4096  # a compatible server: max_tokens, not max_completion_tokens
+    # A compatible server: max_tokens, not max_completion_tokens; on 127.0.0.1 the local plan budget (llm/limits.py).
+    assert sent["max_tokens"] == 1536
     assert reply.text == "a dog"
     assert (reply.usage.tokens_in, reply.usage.tokens_out) == (1000, 200)
     assert reply.cost_usd == pytest.approx((1000 * 0.40 + 200 * 1.60) / 1e6)
