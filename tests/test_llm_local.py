@@ -108,8 +108,10 @@ def test_the_embedded_server_answers_structured_output_with_schema_valid_json(sm
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_make_with_a_real_openai_compatible_server_delivers_every_beat_and_an_edit_works(smollm, tmp_path):
-    proc = rw("make", REQUEST, "--llm", "openai:smollm2", "--llm-base-url", smollm.base_url,
+    # --fallback builtin: what the model cannot plan in its budget (or in time) the built-in planner does.
+    proc = rw("make", REQUEST, "--llm", "openai:smollm2", "--llm-base-url", smollm.base_url, "--fallback", "builtin",
               "--resolution", "360p", "-o", str(tmp_path / "out.mp4"), "--runs-dir", str(tmp_path / "runs"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     delivered(tmp_path, 4)
@@ -135,16 +137,20 @@ def test_make_with_a_real_openai_compatible_server_delivers_every_beat_and_an_ed
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_make_with_llm_local_starts_the_bundled_model_and_delivers(tmp_path):
-    proc = rw("make", REQUEST, "--llm", "local", "--resolution", "360p", "-o", str(tmp_path / "out.mp4"),
+    proc = rw("make", REQUEST, "--llm", "local", "--fallback", "builtin", "--resolution", "360p",
+              "-o", str(tmp_path / "out.mp4"),
               "--runs-dir", str(tmp_path / "runs"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     delivered(tmp_path, 4)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_the_agent_with_a_model_that_never_calls_tools_ends_cleanly(smollm, tmp_path):
     proc = rw("make", REQUEST, "--agent", "--llm", "openai:smollm2", "--llm-base-url", smollm.base_url,
+              "--fallback", "builtin",
               "--resolution", "360p", "-o", str(tmp_path / "out.mp4"), "--runs-dir", str(tmp_path / "runs"))
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     if proc.returncode != 0:

