@@ -68,10 +68,8 @@ def _openai(model: str, base_url: str | None, timeout: float, max_retries: int, 
         if not local:
             raise MissingKeyError(key_env, f"--llm {spec} ({host})")
         key = "not-needed"  # Ollama, vLLM and other local servers ignore the key
-    # A local server has no rate limits and no transient outages to ride out: retrying a timed-out
-    # generation only repeats it (three 120 s tries of a slow local plan are six minutes of nothing).
     return OpenAIChat(model, api_key=key, base_url=base_url, key_env=key_env, timeout=timeout,
-                      max_retries=0 if local else max_retries, prices=prices, local=local)
+                      max_retries=max_retries, prices=prices, local=local)
 
 
 def _anthropic(model: str, base_url: str | None, timeout: float, max_retries: int,
