@@ -171,9 +171,6 @@ def test_every_reply_to_the_schema_the_client_sends_validates(provider, model):
     assert all(b.get("response_format", {}).get("json_schema", {}).get("strict", True) for b in server.bodies)
 
 
-@pytest.mark.xfail(strict=True, reason="EditOp's Fraction fields are 'number | string(format: fraction)'; no "
-                   "provider enforces that format, so a schema-valid string like 'warm' fails validation. "
-                   "Needs a pattern (OpenAI) or numbers only in editing/parse.py (not this branch's file).")
 def test_every_edit_ops_reply_validates(provider):
     server, llm = provider
     for seed in SEEDS:

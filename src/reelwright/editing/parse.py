@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from ..errors import BriefError
 
 Route = Literal["tool", "regenerate"]
+# Seconds as a model writes them: a JSON number in the schema (no provider enforces pydantic's
+# "string, format fraction", so a schema-valid "warm" used to fail validation); "1/3" still validates.
+Seconds = Annotated[Fraction, WithJsonSchema({"type": "number"})]
 
 
 class EditOp(BaseModel):
@@ -21,9 +24,9 @@ class EditOp(BaseModel):
     route: Route = "tool"
     shot: int | None = None  # 1-based shot number; -1 means the last shot
     text: str = ""
-    start: Fraction | None = None
-    duration: Fraction | None = None
-    factor: Fraction | None = None
+    start: Seconds | None = None
+    duration: Seconds | None = None
+    factor: Seconds | None = None
     aspect: str | None = None
     position: str = "center"
 
