@@ -10,7 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .brief import Brief
 from .errors import BriefError, InputFileError
@@ -19,6 +19,7 @@ from .timing import Frac, frames_to_seconds, timecode
 EntityKind = Literal["character", "object", "location", "style"]
 Transition = Literal["cut", "fade", "dissolve", "fadeblack", "wipeleft", "slideleft"]
 ShotSource = Literal["text", "image", "extend", "reference"]
+ShotKind = Literal["generated", "card"]
 Role = Literal["principal", "speaking", "supporting", "background"]
 
 
@@ -93,6 +94,29 @@ class AudioCue(BaseModel):
     gain_db: float = 0.0
 
 
+class CardSpec(BaseModel):
+    """What the card tool draws for a card shot: text (and a logo) on the brand's colours, never generated,
+    because video models garble lettering and logos."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = ""
+    subtitle: str = ""
+    logo: str | None = None  # id of the cast entity whose first reference image is drawn (the brand's logo)
+    colors: list[str] = Field(default_factory=list)  # background first, then accent; empty: read from the logo
+
+    @field_validator("colors")
+    @classmethod
+    def _known_colours(cls, colors: list[str]) -> list[str]:
+        from PIL import ImageColor
+
+        for c in colors:
+            try:
+                ImageColor.getrgb(c)
+            except ValueError:
+                raise ValueError(f"unknown colour {c!r}: use a name such as navy or a hex value such as #1a2b3c") from None
+        return colors
+
+
 class Shot(BaseModel):
     """One clip to make, and where it sits in the cut."""
 
@@ -114,6 +138,8 @@ class Shot(BaseModel):
     continues: bool = False  # continues the previous shot (extend / last frame)
     seed: int = 0
     purpose: str = ""  # e.g. "opening", "hook", "call to action"
+    kind: ShotKind = "generated"  # "card": drawn by the card tool from `card`, never sent to a generator, free
+    card: CardSpec | None = None
     # Deterministic finishing, applied at cut time to the accepted clip (never a reason to regenerate):
     in_frame: int = 0  # first frame of the generated clip that the cut uses
     speed: Frac = Fraction(1)  # playback speed: 1/2 plays the clip at half speed
@@ -132,6 +158,8 @@ class Shot(BaseModel):
             raise ValueError(f"shot {self.id}: frames must be positive, got {self.frames}")
         if self.start_frame < 0:
             raise ValueError(f"shot {self.id}: start_frame must not be negative")
+        if self.kind == "card" and self.card is None:
+            raise ValueError(f"shot {self.id}: a card shot needs a card (text, logo or colours)")
         return self
 
 
@@ -159,6 +187,7 @@ class Plan(BaseModel):
     estimated_cost_usd: float = 0.0
     output_aspect: str | None = None  # crop the finished cut to this aspect (an edit), generation size unchanged
     notes: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # what the person must know (e.g. the chat model's plan was replaced)
 
     @model_validator(mode="after")
     def _check_layout(self) -> "Plan":
@@ -174,6 +203,9 @@ class Plan(BaseModel):
             expect += s.frames
         if self.width % 2 or self.height % 2:
             raise ValueError(f"frame size must be even, got {self.width}x{self.height}")
+        for s in self.shots:
+            if s.card is not None and s.card.logo and self.cast.get(s.card.logo) is None:
+                raise ValueError(f"shot {s.id}: card logo {s.card.logo!r} is not in the cast")
         return self
 
     @property
@@ -189,6 +221,13 @@ class Plan(BaseModel):
             if s.id == shot_id:
                 return s
         raise KeyError(shot_id)
+
+    def card_logo(self, shot: Shot) -> Path | None:
+        """The image a card shot draws: the first reference image of its logo entity, if any."""
+        if shot.card is None or not shot.card.logo:
+            return None
+        ent = self.cast.get(shot.card.logo)
+        return ent.references[0].path if ent is not None and ent.references else None
 
     def shot_start(self, shot: Shot) -> Fraction:
         return frames_to_seconds(shot.start_frame, self.fps)
