@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageOps, UnidentifiedImageError
 
 from ..errors import InputFileError, ToolArgumentError
@@ -45,11 +46,11 @@ def logo_colours(image: Image.Image, count: int = 2) -> list[RGB]:
     rgba = image.convert("RGBA")
     rgba.thumbnail((128, 128))
     ground = Image.new("RGBA", rgba.size, (255, 255, 255, 0))
-    opaque = [px[:3] for px in Image.alpha_composite(ground, rgba).getdata() if px[3] >= 128]
-    if not opaque:
+    pixels = np.asarray(Image.alpha_composite(ground, rgba))
+    opaque = pixels[pixels[..., 3] >= 128][:, :3]
+    if not len(opaque):
         return []
-    sample = Image.new("RGB", (len(opaque), 1))
-    sample.putdata(opaque)
+    sample = Image.fromarray(np.ascontiguousarray(opaque.reshape(1, -1, 3)), "RGB")
     quant = sample.quantize(colors=8, method=Image.Quantize.MEDIANCUT)
     palette = quant.getpalette() or []
     used = sorted(((n, i) for n, i in quant.getcolors() or []), reverse=True)
