@@ -166,12 +166,15 @@ def test_size_comes_from_aspect_and_a_supported_resolution():
     assert any("1080p" in n for n in plan.notes)
 
 
-def test_request_overlays_land_in_the_plan_at_exact_times():
+def test_request_overlays_land_in_the_plan_at_exact_times_and_an_end_card_is_a_card_shot():
     plan = plan_for(f"{DOG}. Show 'SALE 50%' at 0:05 for 3 seconds, end card 'Subscribe' at the end", VEO)
-    sale, end = plan.overlays
+    [sale] = plan.overlays
     assert (sale.text, sale.start, sale.duration) == ("SALE 50%", 5, 3)
-    assert (end.text, end.start, end.duration) == ("Subscribe", 57, 3)
-    assert not any("SALE" in s.beat or "Subscribe" in s.beat for s in plan.shots)
+    end = plan.shots[-1]
+    assert (end.kind, end.card.text, plan.shot_start(end), plan.shot_duration(end)) == ("card", "Subscribe", 57, 3)
+    assert end.gen_duration is None  # nothing is generated for it
+    assert not any("SALE" in s.beat for s in plan.shots)
+    assert plan.total_frames == plan.target_frames == 1440
 
 
 def test_overlay_after_the_end_is_a_brief_error():
@@ -222,10 +225,10 @@ def test_brand_identity_reveals_the_logo_and_ends_on_the_tagline():
     assert [s.purpose for s in plan.shots][0] == "logo reveal"
     assert plan.shots[-1].purpose == "end card"
     assert any("navy and gold" in s.prompt for s in plan.shots)
-    [tagline] = plan.overlays
-    last = plan.shots[-1]
-    assert tagline.text == "Wake up right"
-    assert tagline.start == plan.shot_start(last) and tagline.end == plan.duration
+    reveal, last = plan.shots[0], plan.shots[-1]
+    assert reveal.kind == last.kind == "card"  # a model would garble the logo and the lettering
+    assert (last.card.text, last.card.subtitle, last.card.colors) == ("Acme Coffee", "Wake up right", ["navy", "gold"])
+    assert plan.overlays == []  # the card carries the tagline
 
 
 def test_a_short_video_drops_the_closing_shot_with_a_note():

@@ -10,9 +10,10 @@ from fractions import Fraction
 from ..brief import ASPECTS, MAX_SECONDS_WITHOUT_ALLOW_LONG, RESOLUTIONS, Brief, frame_size
 from ..errors import BriefError
 from ..generators.base import Capabilities
-from ..plan import Appearance, AudioCue, Cast, Entity, Overlay, Plan, RefImage, Role, Shot
+from ..plan import Appearance, AudioCue, CardSpec, Cast, Entity, Overlay, Plan, RefImage, Role, Shot
 from ..timing import fraction_str, seconds_to_frames
-from .durations import Allocation, DurationRange, allocate_durations, allowed_durations, longest_duration
+from .cards import card_colours, card_for
+from .durations import Allocation, DurationRange, allocate_durations, allowed_durations, apportion, longest_duration
 from .lexicon import PLACE_NOUNS
 from .modes import (CAMERAS, MODE_DEFAULTS, Segment, Story, camera_for, drop_for_time, implied_place, stated_place,
                     story_for, structural_weights)
@@ -20,7 +21,8 @@ from .parse import RequestFacts, lighting_of, parse_request
 from .styles import style_for_generator, write_prompt
 
 DEFAULT_MODE = "create-video"
-GROK_REFERENCE_MAX_SECONDS = Fraction(10)  # specs/generators.md: reference images need a clip ≤ 10 s
+GROK_REFERENCE_MAX_SECONDS = Fraction(10)
+CARD_SECONDS = Fraction(3)  # a card the person gave no length for stays up this long  # specs/generators.md: reference images need a clip ≤ 10 s
 
 
 def build_plan(brief: Brief, capabilities: Capabilities) -> Plan:
@@ -44,20 +46,23 @@ def build_plan(brief: Brief, capabilities: Capabilities) -> Plan:
     notes.append(f"prompts written in the {style} style for {capabilities.name}{':' + model if model else ''}")
 
     story = story_for(mode, facts)
-    segments, dropped = drop_for_time(story.segments, seconds)
+    notes += story.notes
+    segments, dropped = drop_for_time(_with_asked_cards(story.segments, facts), seconds)
     for seg in dropped:
         notes.append(f"no time for the {seg.purpose} shot ({float(seconds):g} s for {len(story.segments)} segments)")
     allowed = _allowed_for(capabilities, style, bool(brief.references), notes)
     longest_fit = Fraction(math.floor(longest_duration(allowed) * fps)) / fps  # whole frames of the longest clip
-    weights = structural_weights(segments, Fraction(target_frames) / fps, longest_fit)
-    allocations = allocate_durations(target_frames, fps, allowed, len(segments), weights=weights)
-    if len(allocations) > len(segments):
-        notes.append(f"{len(allocations)} shots for {len(segments)} beats: some beats are longer than the longest "
-                     f"clip ({float(longest_duration(allowed)):g} s)")
+    layout = _allocate(segments, target_frames, fps, allowed, longest_fit)
+    generated = [seg for seg in segments if seg.card is None]
+    if sum(1 for _, _, gen in layout if gen is not None) > len(generated):
+        notes.append(f"{sum(1 for _, _, g in layout if g is not None)} shots for {len(generated)} beats: some beats are "
+                     f"longer than the longest clip ({float(longest_duration(allowed)):g} s)")
 
     cast, keys = _make_cast(brief, facts, story)
-    shots = _lay_out(segments, allocations, _segment_settings(segments, facts, story), cast, keys, brief.seed)
-    _write_prompts(shots, [segments[a.beat] for a in allocations], story, facts, style, capabilities, cast)
+    shots = _lay_out(segments, layout, _segment_settings(segments, facts, story), cast, keys, brief.seed)
+    _make_cards(shots, [segments[i] for i, _, _ in layout], story, facts, cast)
+    made = [(shot, segments[i]) for shot, (i, _, _) in zip(shots, layout) if shot.kind == "generated"]
+    _write_prompts([m[0] for m in made], [m[1] for m in made], story, facts, style, capabilities, cast)
 
     total = Fraction(target_frames) / fps
     overlays = _overlays(facts, story, shots, fps, total)
@@ -71,7 +76,62 @@ def build_plan(brief: Brief, capabilities: Capabilities) -> Plan:
         estimated_cost_usd=round(float(gen_seconds) * capabilities.price_per_second, 4), notes=notes)
 
 
-def _lay_out(segments: list[Segment], allocations: list[Allocation], settings: list[str], cast: Cast,
+def _with_asked_cards(segments: list[Segment], facts: RequestFacts) -> list[Segment]:
+    """Title and end cards the person worded as on-screen text ("title card 'Day One' at the start") become card
+    shots at the start and end; a template end card (brand identity) takes their words."""
+    out = list(segments)
+    for spec in facts.overlay_specs:
+        if spec.card is None or (spec.anchor == "at" and spec.at > 0):
+            continue  # text placed mid-video stays an overlay
+        seg = Segment(f"{spec.card} card", f"{spec.card} card: {spec.text}", "", Fraction(1), "static", said=True,
+                      card=spec.card, card_text=spec.text, card_seconds=Fraction(spec.duration))
+        if spec.anchor == "start" or spec.card == "title":
+            out.insert(0, seg)
+        elif out and out[-1].card == "end" and not out[-1].said:
+            out[-1].card_text, out[-1].card_seconds, out[-1].beat = spec.text, seg.card_seconds, seg.beat
+        else:
+            out.append(seg)
+    return out
+
+
+def _allocate(segments: list[Segment], target_frames: int, fps: Fraction, allowed, longest_fit: Fraction
+              ) -> list[tuple[int, int, Fraction | None]]:
+    """(segment index, frames, generated duration or None for a card) per shot, in order, summing to the target.
+    Cards take their own length (any whole number of frames: nothing is generated), at most half of the
+    video between them; generated segments share the rest in clips the generator makes, the person's beats
+    never shorter than a template beat."""
+    cards = [i for i, seg in enumerate(segments) if seg.card is not None]
+    made = [i for i, seg in enumerate(segments) if seg.card is None]
+    want = [seconds_to_frames(segments[i].card_seconds or CARD_SECONDS, fps) or 1 for i in cards]
+    budget = target_frames if not made else min(sum(want), target_frames // 2)
+    if cards and budget < len(cards):
+        raise BriefError(f"{float(Fraction(target_frames) / fps):g} s is too short for {len(cards)} card(s) and the "
+                         "shots: ask for a longer video")
+    card_frames = dict(zip(cards, apportion(budget, [Fraction(w) for w in want], lo=1))) if cards else {}
+    by_segment: dict[int, list[tuple[int, Fraction | None]]] = {i: [(card_frames[i], None)] for i in cards}
+    if made:
+        rest = target_frames - budget
+        segs = [segments[i] for i in made]
+        weights = structural_weights(segs, Fraction(rest) / fps, longest_fit)
+        allocations = allocate_durations(rest, fps, allowed, len(segs), weights=weights)
+        if not _said_not_shorter(segs, allocations):
+            # saving generated seconds moved frames from the person's beats to a template one: keep the shares
+            allocations = allocate_durations(rest, fps, allowed, len(segs), weights=weights, tolerance=Fraction(0))
+        for a in allocations:
+            by_segment.setdefault(made[a.beat], []).append((a.frames, a.gen_duration))
+    return [(i, frames, gen) for i in range(len(segments)) for frames, gen in by_segment.get(i, [])]
+
+
+def _said_not_shorter(segs: list[Segment], allocations: list[Allocation]) -> bool:
+    frames = [0] * len(segs)
+    for a in allocations:
+        frames[a.beat] += a.frames
+    said = [f for f, s in zip(frames, segs) if s.said]
+    template = [f for f, s in zip(frames, segs) if not s.said]
+    return not said or not template or min(said) >= max(template)
+
+
+def _lay_out(segments: list[Segment], layout: list[tuple[int, int, Fraction | None]], settings: list[str], cast: Cast,
              keys: dict[str, str], seed: int) -> list[Shot]:
     """Shots in order: ids, frames, cameras (varied, never the same twice running), places, entities."""
     all_beats = " ".join(f"{s.beat} {s.action}" for s in segments)
@@ -79,21 +139,42 @@ def _lay_out(segments: list[Segment], allocations: list[Allocation], settings: l
     previous: str | None = None
     parts: dict[int, int] = {}
     start = 0
-    for i, alloc in enumerate(allocations):
-        seg = segments[alloc.beat]
-        part = parts[alloc.beat] = parts.get(alloc.beat, -1) + 1
+    for n, (i, frames, gen) in enumerate(layout):
+        seg = segments[i]
+        part = parts[i] = parts.get(i, -1) + 1
+        shot_id = f"s{n + 1:02d}"
+        if seg.card is not None:
+            shots.append(Shot(id=shot_id, beat=seg.beat, start_frame=start, frames=frames, camera="static", seed=seed + n,
+                              purpose=seg.purpose, kind="card", card=CardSpec(text=seg.card_text or seg.beat)))
+            start += frames
+            continue
         key = seg.camera if part == 0 and seg.camera and seg.camera != previous else camera_for(seg.beat, previous, part)
         previous = key
-        shot_id = f"s{i + 1:02d}"
         entity_ids = _entities_in(seg, keys, cast, all_beats)
         shots.append(Shot(
-            id=shot_id, beat=seg.beat, start_frame=start, frames=alloc.frames, gen_duration=alloc.gen_duration,
-            entities=entity_ids, roles=_roles(entity_ids, keys), camera=CAMERAS[key], setting=settings[alloc.beat],
-            transition="cut", source="text", seed=seed + i, purpose=seg.purpose))
-        start += alloc.frames
+            id=shot_id, beat=seg.beat, start_frame=start, frames=frames, gen_duration=gen,
+            entities=entity_ids, roles=_roles(entity_ids, keys), camera=CAMERAS[key], setting=settings[i],
+            transition="cut", source="text", seed=seed + n, purpose=seg.purpose))
+        start += frames
         for eid in entity_ids:
             cast.get(eid).appearances.append(Appearance(shot=shot_id))  # type: ignore[union-attr]
     return shots
+
+
+def _make_cards(shots: list[Shot], segs: list[Segment], story: Story, facts: RequestFacts, cast: Cast) -> None:
+    """What each card shot shows (text, logo, colours) and what it says for a person reading the plan."""
+    colors = card_colours(facts.colors)
+    for shot, seg in zip(shots, segs):
+        if shot.kind != "card" or seg.card is None:
+            continue
+        shot.card = card_for(seg.card, seg.beat, text=seg.card_text, title=story.title, brand=facts.brand,  # type: ignore[arg-type]
+                             product=facts.product, tagline=facts.tagline, colors=colors, cast=cast)
+        shown = " — ".join(t for t in (shot.card.text, shot.card.subtitle) if t)
+        logo = cast.get(shot.card.logo) if shot.card.logo else None
+        shot.prompt = f"{seg.purpose} drawn by the card tool: {shown or 'the logo'}" + (f", with {logo.name}'s image" if logo else "")
+        if logo is not None:
+            shot.entities = [logo.id]
+            logo.appearances.append(Appearance(shot=shot.id))
 
 
 def _write_prompts(shots: list[Shot], segs: list[Segment], story: Story, facts: RequestFacts, style: str,
@@ -309,8 +390,9 @@ def _reference_names(shot: Shot, cast: Cast, caps: Capabilities, style: str) -> 
 
 
 def _overlays(facts: RequestFacts, story: Story, shots: list[Shot], fps: Fraction, total: Fraction) -> list[Overlay]:
-    overlays = facts.overlays_for(total)
-    if story.end_card_text and shots and not any(o.end == total and o.start > 0 for o in overlays):
+    overlays = [s.resolve(total) for s in facts.overlay_specs if s.card is None or (s.anchor == "at" and s.at > 0)]
+    if (story.end_card_text and shots and shots[-1].kind != "card"
+            and not any(o.end == total and o.start > 0 for o in overlays)):
         last = shots[-1]
         start = Fraction(last.start_frame) / fps
         overlays.append(Overlay(text=story.end_card_text, start=start, duration=total - start, size=0.1))

@@ -236,6 +236,7 @@ darling something nothing anything everything sling bling duckling dumpling viki
 lightning icing frosting awning railing siding stuffing dressing filling topping housing lodging ending beginning
 opening sibling ceiling swing during boring amazing stunning interesting charming
 """.split())
+_OBJECT_AFTER = frozenset("it them her him us me up out the a an my his their our your this that".split())
 _PARTICLES = frozenset("a an the to into around through up down off out away across along over past back home his her "
                        "its their in on at with by onto toward towards".split())
 
@@ -263,6 +264,8 @@ def is_verbish(word: str, next_word: str = "", *, plural_subject: bool = True, l
     `leading`: the word opens the text, with no subject before it, where '-s' words are mostly plural nouns."""
     w = word.lower().strip("'’")
     form = _verb_form(w)
+    if w in ING_NOUNS and next_word.lower() in _OBJECT_AFTER:
+        return True  # 'filling it', 'dressing the dog': the noun-like -ing word is a verb with an object
     if leading:
         return form in ("ing", "ed") or (w.endswith("ly") and bool(next_word) and _verb_form(next_word) in ("ing", "ed"))
     if form in ("ing", "s", "ed"):

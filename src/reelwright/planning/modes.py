@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import lexicon as lx
+from .cards import card_kind, without_cards
 from .parse import RequestFacts
 
 MIN_SHOT_SECONDS = Fraction(2)  # below this average, optional segments are dropped
@@ -55,6 +56,9 @@ class Segment:
     mood: str | None = None
     entities: list[str] = field(default_factory=list)  # extra entity keys: "presenter"
     said: bool = False  # the beat is the person's own words (not a structural shot)
+    card: str | None = None  # a CardKind: drawn by the card tool, never generated
+    card_text: str = ""  # words the person gave for the card ("title card 'Day One'")
+    card_seconds: Fraction | None = None  # how long the person asked the card to stay up
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Story:
     title: str
     presenter: str | None = None
     end_card_text: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,74 @@ def drop_for_time(segments: list[Segment], seconds: Fraction) -> tuple[list[Segm
     return kept, dropped
 
 
+# A template segment whose purpose one of the person's beats already serves: (purpose, the beat's words).
+_DUPLICATES: dict[str, re.Pattern[str]] = {p: re.compile(rx, re.I) for p, rx in {
+    "opening": r"\b(?:open(?:s|ing)?\s+(?:shot|scene|on|with)|establish\w*)\b",
+    "closing": r"\b(?:clos(?:es|ing)\s+(?:shot|scene|on|with)|final\s+(?:shot|scene|moment)|end(?:s|ing)?\s+(?:on|with)|"
+               r"fade\s+out)\b",
+    "hook": r"\b(?:hook|first\s+look|grab\w*\s+attention|up\s+close)\b",
+    "problem": r"\b(?:problem|struggl\w*|frustrat\w*|annoy\w*|pain\s+point|hassle|before)\b",
+    "proof": r"\b(?:proof|results?|after|review\w*|testimonial|show\w*\s+off|lov(?:e|es|ing)\s+it|delight\w*)\b",
+    "call to action": r"\b(?:call[\s-]to[\s-]action|cta|buy|shop\s+now|link\s+in\s+bio|order|get\s+yours|try\s+it|"
+                      r"discount|promo\s+code|(?:logo\s+)?end\s+card|logo\s+card|end\s+screen)\b",
+    "logo reveal": r"\b(?:logo\s+(?:reveal|appears|animat\w*|card|lock-?up)|reveal\w*\s+(?:the\s+)?logo)\b",
+    "end card": r"\b(?:end\s+(?:card|screen|slate|frame)|outro|closing\s+card)\b",
+}.items()}
+
+
+def merge_duplicates(segments: list[Segment]) -> tuple[list[Segment], list[str]]:
+    """Template segments whose purpose a beat of the person's already serves merge into that beat: it keeps
+    its words and place, takes the purpose (and the card, for a card template), and at least the weight."""
+    said = [s for s in segments if s.said]
+    out: list[Segment] = []
+    notes: list[str] = []
+    taken: set[int] = set()
+    for seg in segments:
+        rx = None if seg.said else _DUPLICATES.get(seg.purpose)
+        twin = next((b for b in said if id(b) not in taken and rx is not None and rx.search(b.beat)), None)
+        if twin is None:
+            out.append(seg)
+            continue
+        taken.add(id(twin))
+        if twin.card is None:
+            twin.purpose, twin.card = seg.purpose, seg.card
+        twin.weight = max(twin.weight, seg.weight)
+        twin.camera = twin.camera or seg.camera
+        notes.append(f"the {seg.purpose} shot is the person's own beat \"{twin.beat}\"")
+    return out, notes
+
+
+def favour_said(segments: list[Segment]) -> None:
+    """The person's beats get more time than template beats: each at least weight 1, templates at most 3/4 of
+    the lightest of them (cards are timed apart)."""
+    said = [s for s in segments if s.said and s.card is None]
+    if not said:
+        return
+    for s in said:
+        s.weight = max(Fraction(s.weight), Fraction(1))
+    cap = Fraction(3, 4) * min(s.weight for s in said)
+    for s in segments:
+        if not s.said and s.card is None:
+            s.weight = min(Fraction(s.weight), cap)
+
+
+_OBJECT_PRONOUN = re.compile(r"(?<=\w)(\s+)(?:it|them)\b(?!['’])", re.I)
+
+
+def resolve_pronouns(beat: str, the: str) -> str:
+    """'filling it at the gym' -> 'filling the Tide bottle at the gym': in an ad the object is the product."""
+    return _OBJECT_PRONOUN.sub(lambda m: f"{m.group(1)}{the}", beat)
+
+
+def said_segment(purpose: str, beat: str, action: str, weight: Fraction = Fraction(1), camera: str | None = None,
+                 **kw) -> Segment:
+    """A segment for one of the person's beats; a beat that is a card ('logo end card') is drawn, not generated."""
+    kind = card_kind(beat)
+    if kind is not None:
+        return Segment(f"{kind} card" if kind != "super" else "super", beat, "", weight, "static", said=True, card=kind)
+    return Segment(purpose, beat, action, weight, camera, said=True, **kw)
+
+
 def structural_weights(segments: list[Segment], seconds: Fraction, longest: Fraction) -> list[Fraction]:
     """Segment weights where each structural segment (opening, closing, hook…) gets at most one shot of
     min(longest clip, 8 s), so long videos spend their time on the person's beats."""
@@ -162,7 +235,7 @@ def _the(thing: str) -> str:
 
 
 def _title(text: str, limit: int = 70) -> str:
-    t = re.sub(r"\s+", " ", text).strip(" .,;:")
+    t = re.sub(r"\s+", " ", without_cards(text)).strip(" .,;:")
     if len(t) > limit:
         t = t[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
     return t[:1].upper() + t[1:]
@@ -174,7 +247,25 @@ def story_for(mode: str, facts: RequestFacts) -> Story:
     lighting = facts.lighting or d.lighting
     build = {"create-video": _create_video, "short-film": _short_film, "ugc-product": _ugc_product,
              "brand-identity": _brand_identity}[mode]
-    return build(facts, style, lighting, d)
+    story = build(facts, style, lighting, d)
+    story.segments, story.notes = merge_duplicates(story.segments)
+    story.segments = _cards_to_the_ends(story.segments)
+    favour_said(story.segments)
+    return story
+
+
+def _cards_to_the_ends(segments: list[Segment]) -> list[Segment]:
+    """The person's last beat, when it is an end card, closes the video (after the template's closing shots);
+    their first, when it is a title card, opens it."""
+    said = [s for s in segments if s.said]
+    out = list(segments)
+    if said and said[-1].card in ("end", "logo") and said[-1] is not out[-1]:
+        out.remove(said[-1])
+        out.append(said[-1])
+    if said and said[0].card == "title" and said[0] is not out[0]:
+        out.remove(said[0])
+        out.insert(0, said[0])
+    return out
 
 
 def _beats_or_core(facts: RequestFacts) -> list[str]:
@@ -190,7 +281,7 @@ def _create_video(facts: RequestFacts, style: list[str], lighting: str, d: ModeD
         if facts.subject else ("", "")
     segs = [Segment("opening", "opening: establishing the scene", opening, Fraction(3, 4), "establishing", optional=1)]
     for beat in _beats_or_core(facts):
-        segs.append(Segment("beat", beat, "" if beat == facts.core and not facts.beats else beat, said=True))
+        segs.append(said_segment("beat", beat, "" if beat == facts.core and not facts.beats else beat))
     # optional=2: when time is short the closing shot goes before the opening does
     segs.append(Segment("closing", "closing: a final moment", closing, Fraction(3, 4), "pullback", optional=2))
     return Story("create-video", subject, "character", style, lighting, d.mood, d.setting, segs,
@@ -199,7 +290,11 @@ def _create_video(facts: RequestFacts, style: list[str], lighting: str, d: ModeD
 
 def _short_film(facts: RequestFacts, style: list[str], lighting: str, d: ModeDefaults) -> Story:
     subject = facts.subject or "the protagonist"
-    beats = list(facts.beats)
+    # cards stand outside the acts: before the first event they open the film, after it they close it
+    first = next((i for i, b in enumerate(facts.beats) if card_kind(b) is None), len(facts.beats))
+    opening_cards = [said_segment("card", b, b) for b in facts.beats[:first]]
+    closing_cards = [said_segment("card", b, b) for b in facts.beats[first:] if card_kind(b) is not None]
+    beats = [b for b in facts.beats if card_kind(b) is None]
     k = len(beats)
     n_setup = max(1, round(k / 4)) if k >= 2 else 0
     n_res = max(1, round(k / 4)) if k >= 3 else 0
@@ -220,7 +315,8 @@ def _short_film(facts: RequestFacts, style: list[str], lighting: str, d: ModeDef
             continue
         for i, beat in enumerate(items):
             first_cam = camera if (act == "setup" and i == 0) or (act == "resolution" and i == len(items) - 1) else None
-            segs.append(Segment(act, beat, beat, share[act] / len(items), first_cam, mood=mood, said=True))
+            segs.append(said_segment(act, beat, beat, share[act] / len(items), first_cam, mood=mood))
+    segs = opening_cards + segs + closing_cards
     return Story("short-film", subject, "character", style, lighting, d.mood, d.setting, segs, _title(facts.core or subject))
 
 
@@ -234,14 +330,16 @@ def _ugc_product(facts: RequestFacts, style: list[str], lighting: str, d: ModeDe
             Segment("problem", "problem: the everyday struggle", f"showing the everyday frustration that {the} solves",
                     Fraction(1), "close", optional=2, subject=presenter, entities=p)]
     uses = [b for b in facts.beats if b.lower() not in product.lower()]
-    if uses:
+    if any(card_kind(b) is None for b in uses):
         for beat in uses:
-            action = beat if re.search(re.escape(the.split()[-1]), beat, re.I) else f"{beat} with {the}"
-            segs.append(Segment("product in use", beat, action, Fraction(7, 5) / len(uses), "macro" if beat is uses[0] else None,
-                                subject=presenter, entities=p, said=True))
+            action = resolve_pronouns(beat, the)
+            action = action if re.search(re.escape(the.split()[-1]), action, re.I) else f"{action} with {the}"
+            segs.append(said_segment("product in use", beat, action, Fraction(7, 5) / len(uses),
+                                     "macro" if beat is uses[0] else None, subject=presenter, entities=p))
     else:
         segs.append(Segment("product in use", f"{the} in use", f"using {the}, showing how it works up close",
                             Fraction(7, 5), "macro", subject=presenter, entities=p))
+        segs += [said_segment("product in use", b, b) for b in uses]  # cards the person asked for
     segs += [Segment("proof", "proof: the result", f"showing the result of using {the} and reacting with genuine delight",
                      Fraction(1), "dolly", optional=1, subject=presenter, entities=p),
              Segment("call to action", "call to action", f"pointing to {the} and inviting viewers to try it",
@@ -255,15 +353,13 @@ def _brand_identity(facts: RequestFacts, style: list[str], lighting: str, d: Mod
     brand = facts.brand or facts.subject or "the brand"
     logo = f"the {brand} logo" if facts.brand or facts.subject else "the brand logo"
     colours = " and ".join(facts.colors[:3]) if facts.colors else "the brand colours"
-    segs = [Segment("logo reveal", f"logo reveal: {brand}", "assembling from clean geometric shapes at the centre of the frame",
-                    Fraction(6, 5), "centered"),
+    segs = [Segment("logo reveal", f"logo reveal: {brand}", "", Fraction(6, 5), "static", card="logo"),
             Segment("palette", f"palette: {colours}",
                     f"dissolving into flowing abstract shapes in {colours} that sweep across the frame", Fraction(1), "glide",
                     optional=1)]
     for beat in facts.beats:
-        segs.append(Segment("brand moment", beat, beat, Fraction(1), said=True))
+        segs.append(said_segment("brand moment", beat, beat))
     note = f"end card: {facts.tagline}" if facts.tagline else "end card"
-    segs.append(Segment("end card", note, "resting at the centre of the frame on a clean background, with space around it",
-                        Fraction(1), "centered-wide"))
+    segs.append(Segment("end card", note, "", Fraction(1), "static", card="end"))
     return Story("brand-identity", logo, "object", style, lighting, d.mood, d.setting, segs, _title(f"{brand} brand identity"),
                  end_card_text=facts.tagline or (facts.brand if facts.brand else None))

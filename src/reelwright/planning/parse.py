@@ -15,6 +15,7 @@ from ..errors import BriefError
 from ..plan import Overlay
 from ..timing import Frac
 from . import lexicon as lx
+from .cards import card_kind
 
 DEFAULT_OVERLAY_SECONDS = Fraction(3)
 Anchor = Literal["at", "start", "end"]
@@ -31,6 +32,7 @@ class OverlaySpec(BaseModel):
     position: Literal["center", "top", "bottom", "lower-third"] = "center"
     size: float = 0.08
     phrase: str = ""  # the words it came from
+    card: Literal["title", "end"] | None = None  # asked for as a title or end card: the card tool draws it
 
     def resolve(self, total: Fraction) -> Overlay:
         """The exact overlay in a video of `total` seconds. Raises BriefError if it starts after the end."""
@@ -204,8 +206,9 @@ def _take_overlays(work: _Text) -> list[OverlaySpec]:
         kind = re.sub(r"[\s-]+", " ", kind)
         if kind in ("title card", "title"):
             spec.anchor, spec.size = "start", 0.1
+            spec.card = "title" if kind == "title card" else None
         elif kind in ("end card", "end screen", "end slate", "outro card", "outro"):
-            spec.anchor, spec.size = "end", 0.1
+            spec.anchor, spec.size, spec.card = "end", 0.1, "end"
         elif kind == "lower third":
             spec.position = "lower-third"
         elif kind in ("caption", "subtitle"):
@@ -578,7 +581,7 @@ def _merge_descriptors(frags: list[str]) -> list[str]:
     """Commas also separate descriptions ('a quiet, sunny street'): glue non-events to the event before."""
     if len(frags) < 2:
         return frags
-    verbish = [lx.starts_verbish(f) for f in frags]
+    verbish = [lx.starts_verbish(f) or card_kind(f) is not None for f in frags]  # a card is a beat of its own
     if sum(verbish) * 2 < len(frags):
         return frags  # not a list of actions: keep the person's pieces as they are
     out: list[str] = []

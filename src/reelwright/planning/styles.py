@@ -182,7 +182,8 @@ def _clause(subject: str, action: str, setting: str) -> str:
         return _cap(f"{subject or 'the scene'}{where}")
     if not subject:
         return _cap(f"{action}{where}")
-    if words[0].lower().endswith("ing") and is_verbish(words[0], leading=True):
+    nxt = words[1] if len(words) > 1 else ""
+    if words[0].lower().endswith("ing") and (is_verbish(words[0], leading=True) or is_verbish(words[0], nxt)):
         return _cap(f"{subject} {'are' if _plural(subject) else 'is'} {action}{where}")
     if is_verbish(words[0], words[1] if len(words) > 1 else "") and not words[0][:1].isupper():
         return _cap(f"{subject} {action}{where}")
