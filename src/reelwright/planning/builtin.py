@@ -195,7 +195,8 @@ def _write_prompts(shots: list[Shot], segs: list[Segment], story: Story, facts: 
         shot.prompt, shot.negative_prompt = write_prompt(
             style, subject=seg.subject or story.subject, action=action, setting=shot.setting, camera=shot.camera,
             lighting=(lighting_of(seg.beat) if seg.said else "") or base_light, mood=seg.mood or story.mood,
-            style_words=story.style_words, references=names, audio=caps.audio)
+            style_words=story.style_words, references=names, audio=caps.audio,
+            cue_words=f"{seg.beat if seg.said else ''} {story.subject}")  # sounds only from the person's words
 
 
 def _target_seconds(brief: Brief, facts: RequestFacts, default: Fraction) -> tuple[Fraction, str]:

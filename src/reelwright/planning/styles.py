@@ -130,7 +130,9 @@ _AMBIENCE = (
 )
 _SFX = (
     (r"walk|stroll|trot|hike|march|run|jog|wander", "footsteps on the ground"), (r"sniff", "soft sniffing"),
-    (r"lick|eat|drink|sip|\bcup\b|chew|bite|taste", "happy lapping and chewing"),
+    (r"\blick|\blap(?:s|ping)?\b|chew|gnaw|pup\s*cups?|puppuccino", "happy lapping and chewing"),
+    (r"\bdrink|\bsip|\bgulp|\bswig", "a few sips and a satisfied exhale"),
+    (r"\beat|\bbite|\btast|\bmunch|\bcrunch|\bsnack", "soft crunching bites"),
     (r"meet|greet|friend|hug", "a friendly greeting"), (r"\bdog|pupp|bark", "an occasional happy bark"),
     (r"laugh|play", "laughter"), (r"cook|fry|sizzl", "sizzling"), (r"pour|espresso|brew|grind", "grinding and pouring"),
     (r"door|open", "a door creaking open"), (r"car\b|drive", "an engine humming"), (r"type|laptop|keyboard", "keyboard clicks"),
@@ -199,7 +201,7 @@ class _Shot:
     """The pieces every style composes, derived once."""
 
     def __init__(self, subject: str, action: str, setting: str, camera: str, lighting: str, mood: str,
-                 style_words: Sequence[str] | str, references: Sequence[str], audio: bool):
+                 style_words: Sequence[str] | str, references: Sequence[str], audio: bool, cue_words: str | None = None):
         self.subject = subject.strip()
         self.action = action.strip()
         self.setting = setting.strip()
@@ -226,7 +228,8 @@ class _Shot:
         place = f"{self.setting} {self.action}"
         self.scene_motion = _first(_SCENE_MOTION, place, "subtle ambient movement fills the background")
         self.ambience = _first(_AMBIENCE, place, "the natural ambient sound of the place")
-        self.sfx = _first(_SFX, f"{self.action} {self.subject}", "natural sounds that match the action")
+        cues = f"{self.action} {self.subject}" if cue_words is None else cue_words
+        self.sfx = _first(_SFX, cues, "natural sounds that match the action")
         self.dialogue = re.findall(r"[\"“]([^\"”]+)[\"”]", self.action)
 
 
@@ -251,12 +254,15 @@ def _fit(required: list[str], optional: list[str], *, low: int = 0, high: int | 
 
 
 def write_prompt(style: str, *, subject: str, action: str, setting: str, camera: str, lighting: str, mood: str,
-                 style_words: Sequence[str] | str, references: Sequence[str] = (), audio: bool) -> tuple[str, str]:
+                 style_words: Sequence[str] | str, references: Sequence[str] = (), audio: bool,
+                 cue_words: str | None = None) -> tuple[str, str]:
     """A dense prompt and its negative ('' where the style takes none), deterministically, following the style's
     rules. `action` is the beat; its words appear whole in the prompt. `references` are the names of the
-    entities whose reference images go with this clip, in the order they are sent."""
+    entities whose reference images go with this clip, in the order they are sent. `cue_words`: the words
+    that may choose a sound effect (default: the action and subject), so a template's own wording ('as the
+    scene opens') cannot call up a cue ('a door creaking open') the person never asked for."""
     s = _check_style(style)
-    shot = _Shot(subject, action, setting, camera, lighting, mood, style_words, references, audio)
+    shot = _Shot(subject, action, setting, camera, lighting, mood, style_words, references, audio, cue_words)
     prompt = {"wan": _wan, "ltx": _ltx, "veo": _veo, "runway": _runway, "grok": _grok, "generic": _generic}[s](shot)
     negative = {"wan": WAN_NEGATIVE, "ltx": LTX_NEGATIVE, "veo": VEO_NEGATIVE}.get(s, "")
     return re.sub(r"\s+", " ", prompt).strip(), negative
