@@ -101,32 +101,34 @@ def test_durations_the_generator_cannot_make_are_fixed_by_the_harness(server, ll
     assert all(s.negative_prompt for s in plan.shots)  # Veo takes a negative prompt
 
 
-def test_a_missing_beat_is_sent_back_for_repair(server, llm):
-    server.push(json_completion(dog_draft(seconds=(20, 20, 20), beats=[BEATS[0], BEATS[1], BEATS[3]])),
-                json_completion(dog_draft()))
+def test_a_missing_beat_is_restored_by_the_harness_without_another_call(server, llm):
+    server.push(json_completion(dog_draft(seconds=(20, 20, 20), beats=[BEATS[0], BEATS[1], BEATS[3]])))
     plan = plan_with_llm(Brief(request=DOG_WALK), animatic(), llm)
-    assert 'the beat "getting a pup cup" is missing' in server.bodies[1]["messages"][-1]["content"]
-    assert all(any(beat_survives(b, f"{s.beat} {s.prompt}") for s in plan.shots) for b in BEATS)
+    assert len(server.requests) == 1
+    assert list(dict.fromkeys(s.beat for s in plan.shots)) == BEATS
+    assert any('"getting a pup cup" was missing' in n for n in plan.notes)
 
 
-def test_a_model_that_never_repairs_stops_with_a_clear_error(server, llm):
+def test_a_model_that_never_repairs_stops_with_a_clear_error_under_no_fallback(server, llm):
     server.push(*[completion("Sure! Here is a lovely plan for your dog video.")] * 3)
     with pytest.raises(BriefError, match=r"did not produce a valid plan after 3 tries: the reply is not valid JSON"):
-        plan_with_llm(Brief(request=DOG_WALK), animatic(), llm, max_repairs=2)
+        plan_with_llm(Brief(request=DOG_WALK), animatic(), llm, max_repairs=2, no_fallback=True)
     assert len(server.requests) == 3
 
 
-def test_fallback_builtin_continues_on_the_builtin_planner_and_says_so(server, llm):
+def test_by_default_the_builtin_planner_takes_over_with_a_visible_warning(server, llm):
     server.push(*[completion("not json")] * 2)
     bus, events = EventBus(), []
     bus.subscribe(events.append)
     brief = Brief(request=DOG_WALK)
-    plan = plan_with_llm(brief, animatic(), llm, fallback="builtin", bus=bus, max_repairs=1)
+    plan = plan_with_llm(brief, animatic(), llm, bus=bus, max_repairs=1)
+    assert len(server.requests) == 2  # one repair, then the fallback
     builtin = build_plan(brief, animatic())
     assert [s.prompt for s in plan.shots] == [s.prompt for s in builtin.shots]
     warning = next(e for e in events if e.status == "warning")
     assert "continuing with the built-in planner" in warning.message
-    assert any("planned by the built-in planner" in n for n in plan.notes)
+    [why] = plan.warnings
+    assert "did not produce a valid plan (the reply is not valid JSON" in why and "built-in planner" in why
 
 
 def test_an_unreachable_model_falls_back_too(server, llm):

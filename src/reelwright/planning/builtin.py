@@ -52,7 +52,7 @@ def build_plan(brief: Brief, capabilities: Capabilities) -> Plan:
         notes.append(f"no time for the {seg.purpose} shot ({float(seconds):g} s for {len(story.segments)} segments)")
     allowed = _allowed_for(capabilities, style, bool(brief.references), notes)
     longest_fit = Fraction(math.floor(longest_duration(allowed) * fps)) / fps  # whole frames of the longest clip
-    layout = _allocate(segments, target_frames, fps, allowed, longest_fit)
+    layout = allocate_segments(segments, target_frames, fps, allowed, longest_fit)
     generated = [seg for seg in segments if seg.card is None]
     if sum(1 for _, _, gen in layout if gen is not None) > len(generated):
         notes.append(f"{sum(1 for _, _, g in layout if g is not None)} shots for {len(generated)} beats: some beats are "
@@ -94,7 +94,7 @@ def _with_asked_cards(segments: list[Segment], facts: RequestFacts) -> list[Segm
     return out
 
 
-def _allocate(segments: list[Segment], target_frames: int, fps: Fraction, allowed, longest_fit: Fraction
+def allocate_segments(segments: list[Segment], target_frames: int, fps: Fraction, allowed, longest_fit: Fraction
               ) -> list[tuple[int, int, Fraction | None]]:
     """(segment index, frames, generated duration or None for a card) per shot, in order, summing to the target.
     Cards take their own length (any whole number of frames: nothing is generated), at most half of the

@@ -68,7 +68,7 @@ _PARAMETER_PROSE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)\b(?:(?:in|at)\s+)?(?:\d{3,4}p|[48]k|uhd|full\s+hd)\b(?:\s+resolution)?"), " "),
     (re.compile(r"(?i)\b(?:(?:in|at)\s+)?\d{3,4}\s*[x×]\s*\d{3,4}\b(?:\s*(?:pixels|px|resolution))?"), " "),
     (re.compile(rf"(?i)\b(?:at\s+)?{_NUM}\s*(?:fps|frames\s+per\s+second)\b"), " "),
-    (re.compile(rf"(?i)\b(?:(?:in|with)\s+)?(?:an?\s+)?{_ASPECT}(?![\d:])(?:\s+(?:aspect(?:\s+ratio)?|format|frame))?"), " "),
+    (re.compile(rf"(?i)\b(?:(?:in|with)\s+)?(?:an?\s+)?{_ASPECT}(?!\d|:\d)(?:\s+(?:aspect(?:\s+ratio)?|format|frame))?"), " "),
     (re.compile(r"(?i)\baspect\s+ratio\b"), " "),
     (re.compile(r"(?i)\b\d+\s+frames\b"), " "),
 ]
