@@ -249,17 +249,17 @@ SHORT = "a 4 second video of a dog sniffing around and getting a pup cup"
 
 
 def test_a_model_that_cannot_plan_stops_with_one_line_and_exit_2(server, tmp_path):
-    """A UserError (exit 2): the request and key are fine, but the person must act — pick another model
-    or pass --fallback builtin, which the line says. Nothing was generated or spent."""
+    """Under --fallback none, a UserError (exit 2): the request and key are fine, but the person must act — pick
+    another model or let the built-in planner take over, which the line says. Nothing was generated or spent."""
     model = ScriptedModel(plan_reply=GARBAGE)
     server.responder = model
-    proc = make(server, tmp_path, SHORT)
+    proc = make(server, tmp_path, SHORT, "--fallback", "none")
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and proc.stderr.rstrip().endswith(errors[0]), proc.stderr
     assert f"openai:{MODEL} did not produce a valid plan after 3 tries" in errors[0]
-    assert "--fallback builtin" in errors[0]
+    assert "the built-in planner takes over" in errors[0]
     assert model.calls == {"plan": 3, "judge": 0, "agent": 0}
     assert not (tmp_path / "out.mp4").exists()
     run = run_folder(tmp_path)  # kept, with the failure and the three calls on record
@@ -268,10 +268,10 @@ def test_a_model_that_cannot_plan_stops_with_one_line_and_exit_2(server, tmp_pat
     assert not list(run.rglob("*.mp4")) and report["costs"]["generation_usd"] == 0
 
 
-def test_fallback_builtin_finishes_the_video_and_says_so(server, tmp_path):
+def test_by_default_the_builtin_planner_finishes_the_video_and_says_so(server, tmp_path):
     model = ScriptedModel(plan_reply=GARBAGE)
     server.responder = model
-    proc = make(server, tmp_path, SHORT, "--fallback", "builtin")
+    proc = make(server, tmp_path, SHORT)
     assert proc.returncode == 0, proc.stderr
     assert_exact(tmp_path / "out.mp4", 4)
     [warning] = [ln for ln in proc.stderr.splitlines() if "did not produce a valid plan" in ln]
@@ -286,7 +286,7 @@ def test_fallback_builtin_finishes_the_video_and_says_so(server, tmp_path):
 def test_a_server_error_is_printed_verbatim_on_one_line(server, tmp_path):
     """Server text reaches the error line; rich must not read "[/INST]" as markup (it raised MarkupError)."""
     server.push(Reply({"error": {"message": "prompt contains the reserved token [/INST] [bold]"}}, status=400))
-    proc = make(server, tmp_path, SHORT)
+    proc = make(server, tmp_path, SHORT, "--fallback", "none")
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
     [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]

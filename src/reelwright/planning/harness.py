@@ -142,8 +142,8 @@ def _drop_what_does_not_fit(items: list[Item], base: Plan, lo: Fraction, notes: 
 
 
 def distinct_prompts(items: list[Item], base: Plan, notes: list[str]) -> None:
-    """Prompts without durations or aspect ratios, that carry their beat's words, and differ from shot to shot
-    (a repeated prompt makes the same clip twice)."""
+    """Prompts without durations or aspect ratios that differ from shot to shot (a repeated prompt makes the same
+    clip twice): a repeated or empty one is replaced by the built-in prompt for its beat, or led by the beat."""
     seen: set[str] = set()
     for item in items:
         if item.card is not None:
@@ -154,8 +154,6 @@ def distinct_prompts(items: list[Item], base: Plan, notes: list[str]) -> None:
             prompt = twin.prompt if twin is not None and _norm_prompt(twin.prompt) not in seen else \
                 f"{_sentence(item.beat)} {prompt}".strip()
             notes.append(f"the prompt for \"{item.beat[:40]}\" repeated an earlier one (or was empty): rewritten")
-        if missing_words(item.beat, prompt) and item.named is not None:
-            prompt = f"{_sentence(item.beat)} {prompt}"
         if _norm_prompt(prompt) in seen:
             prompt = f"{prompt} {_sentence(item.camera)}"
         seen.add(_norm_prompt(prompt))
