@@ -97,3 +97,15 @@ def test_a_broken_reply_is_retried_once(server):
     assert len(retries) == len(plan.shots)
     assert all("Answer with only the JSON object" in b["messages"][-1]["content"] for b in retries)
     assert [s.prompt for s in out.shots] == [dense(s.beat) for s in plan.shots]
+
+
+def test_card_shots_are_not_sent_for_rewriting(server):
+    server.responder = responder_keeping_beats
+    brief = Brief(request=f"{DOG_WALK}. Title card 'Day One' at the start", generator="diffusers", fps=16)
+    plan = build_plan(brief, WAN)
+    [card] = [s for s in plan.shots if s.kind == "card"]
+    out = rewrite_prompts(plan, get_llm("openai:gpt-4.1-mini", base_url=server.base_url), generator="diffusers",
+                          model=WAN.model)
+    assert len(server.requests) == len(plan.shots) - 1
+    assert out.shot(card.id) == card
+    assert "; " not in out.notes[-1]  # no shot "kept the built-in prompt": the card was never a candidate

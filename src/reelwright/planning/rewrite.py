@@ -107,15 +107,18 @@ def rewrite_prompts(plan: Plan, llm: ChatModel, *, generator: str, model: str = 
     named = parse_request(plan.brief.request).beats
 
     def one(i: int) -> tuple[str, str, str] | None:
+        if shots[i].kind == "card":
+            return None  # drawn by the card tool: there is no generator prompt to write
         return _rewrite_shot(llm, system, out, shots[i], shots[i - 1] if i else None, style, _words_to_keep(shots[i], named))
 
+    made = [s for s in shots if s.kind != "card"]
     workers = max(1, min(concurrency, len(shots)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(one, range(len(shots))))
     kept = 0
     for shot, result in zip(shots, results):
         if result is None:
-            kept += 1
+            kept += shot.kind != "card"
             continue
         shot.prompt, negative, _ = result
         if uses_negative(style):
@@ -126,7 +129,7 @@ def rewrite_prompts(plan: Plan, llm: ChatModel, *, generator: str, model: str = 
                      + (f"; {kept} shot(s) kept the built-in prompt" if kept else ""))
     if bus is not None:
         bus.emit("prompt", "done" if not kept else "warning",
-                 f"{len(shots) - kept}/{len(shots)} prompts rewritten in the {style} style",
+                 f"{len(made) - kept}/{len(made)} prompts rewritten in the {style} style",
                  data={"style": style, "kept_builtin": kept})
     return out
 
