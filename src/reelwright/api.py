@@ -106,7 +106,8 @@ def plan_video(request: str | Brief, **kwargs: Any) -> Plan:
     if llm is not None:
         from .planning.llm_planner import plan_with_llm
 
-        return plan_with_llm(brief, caps, llm, fallback=kwargs.get("fallback"), bus=kwargs.get("bus"))
+        return plan_with_llm(brief, caps, llm, fallback=kwargs.get("fallback"), bus=kwargs.get("bus"),
+                             no_fallback=bool(kwargs.get("no_fallback")))
     from .planning.builtin import build_plan
 
     return build_plan(brief, caps)
@@ -140,7 +141,8 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
     generator = get_generator(brief.generator, **kwargs.get("generator_options", {}))
     run = RunDir.create(Path(runs_dir) if runs_dir else default_runs_dir(), brief)
     director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge,
-                        concurrency=concurrency, fallback=kwargs.get("fallback"))
+                        concurrency=concurrency,
+                        fallback="none" if kwargs.get("no_fallback") else kwargs.get("fallback"))
     if loaded_plan is not None:
         director.set_plan(loaded_plan)
     if agent:
