@@ -82,3 +82,24 @@ def test_bad_inputs_say_what_is_wrong(tmp_path):
     with pytest.raises(InputFileError, match="not a readable image"):
         render_card(tmp_path / "a.mp4", frames=10, spec=spec, logo=not_image)
     assert not list(tmp_path.glob("*.mp4"))  # nothing half-written
+
+
+def test_a_planned_end_card_shows_the_brands_logo_at_the_shots_length(tmp_path, logo):
+    from reelwright.brief import Brief, Reference
+    from reelwright.cards import make_card_clip
+    from reelwright.generators.animatic import AnimaticGenerator
+    from reelwright.planning.builtin import build_plan
+
+    brief = Brief(request="a 12 second UGC ad for the Tide water bottle: filling it at the gym, logo end card",
+                  resolution="360p", references=[Reference(path=logo, name="logo")])
+    plan = build_plan(brief, AnimaticGenerator().capabilities())
+    end = plan.shots[-1]
+    assert end.kind == "card" and plan.card_logo(end) == logo
+    assert plan.cast.get(end.card.logo).kind == "object"
+    assert not any(end.card.logo in s.entities for s in plan.shots if s.kind == "generated")  # drawn, not sent
+    out = make_card_clip(plan, end, tmp_path / "end.mp4", frames=end.frames)
+    info = probe(out)
+    assert (info.frames, info.width, info.height) == (end.frames, plan.width, plan.height)
+    frame = Image.open(extract_frame(out, tmp_path / "end.png", frame=end.frames // 2)).convert("RGB")
+    corner = frame.getpixel((5, plan.height // 2))
+    assert corner[0] > 150 and corner[2] < 90  # the logo's orange, read from the reference image

@@ -343,6 +343,8 @@ def _kind_of(name: str, facts: RequestFacts) -> str:
         return "location"
     if "style" in low:
         return "style"
+    if "logo" in low:
+        return "object"
     if any(thing and low in thing.lower() for thing in (facts.product, facts.brand)):
         return "object"
     return "character"
@@ -354,12 +356,14 @@ def _mentions(name: str, text: str) -> bool:
 
 def _entities_in(seg: Segment, keys: dict[str, str], cast: Cast, all_beats: str) -> list[str]:
     """The subject, the segment's extra entities, and named references its beat mentions (a named reference
-    no beat mentions is in every shot: the person gave it for a reason)."""
+    no beat mentions is in every shot: the person gave it for a reason; a logo only where a beat names it)."""
     ids = [keys["subject"]] + [keys[k] for k in seg.entities if k in keys]
     text = f"{seg.beat} {seg.action}"
     for key, eid in keys.items():
         ent = cast.get(eid)
-        if key.startswith("ref:") and ent is not None and (_mentions(ent.name, text) or not _mentions(ent.name, all_beats)):
+        if ent is None or not key.startswith("ref:") or ("logo" in ent.name.lower() and not _mentions(ent.name, text)):
+            continue  # a logo is drawn on the cards, not sent to the video model with every shot
+        if _mentions(ent.name, text) or not _mentions(ent.name, all_beats):
             ids.append(eid)
     return list(dict.fromkeys(ids))
 
