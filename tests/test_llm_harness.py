@@ -157,6 +157,7 @@ def test_a_card_the_model_wrote_as_live_action_is_drawn_by_the_card_tool(server)
     shots = [shot("going on a walk"), shot("sniffing around"),
              shot("logo end card", prompt="A dog at the gym next to a glowing logo, 8 seconds.")]
     plan = plan_from(server, draft(shots), VEO, request=request)
+    assert 'title card "Day One"' in server.bodies[0]["messages"][1]["content"]  # the model is told, not asked
     assert_facts(plan, VEO, beats=["going on a walk", "sniffing around", "logo end card"])
     first, last = plan.shots[0], plan.shots[-1]
     assert (first.kind, first.card.text) == ("card", "Day One")

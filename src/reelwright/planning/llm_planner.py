@@ -150,6 +150,10 @@ def _request_text(brief: Brief, base: Plan, beats: list[str], allowed) -> str:
     if with_refs:
         lines.append("Reference images were given for: " + ", ".join(f"{e.name} (id {e.id})" for e in with_refs)
                      + ". Use these ids in the cast.")
+    drawn = [s for s in base.shots if s.kind == "card" and s.beat not in beats and s.card is not None]
+    if drawn:
+        lines.append("Cards the harness draws itself (plan no shots for them): "
+                     + "; ".join(f'{s.purpose} "{s.card.text}"' for s in drawn if s.card is not None))
     if base.overlays:
         lines.append("On-screen text already placed by the harness: " + "; ".join(f'"{o.text}"' for o in base.overlays))
     return "\n".join(lines)
