@@ -163,3 +163,15 @@ def test_a_card_the_model_wrote_as_live_action_is_drawn_by_the_card_tool(server)
     assert (first.kind, first.card.text) == ("card", "Day One")
     assert (last.kind, last.beat, last.gen_duration) == ("card", "logo end card", None)
     assert plan.estimated_cost_usd == round(float(sum(s.gen_duration or 0 for s in plan.shots)) * 0.4, 4)
+
+
+def test_a_brand_identity_keeps_its_drawn_cards_and_drops_the_models_live_action_logo(server):
+    request = "A 15 second logo reveal for Acme Coffee, navy and gold, tagline 'Wake up right'"
+    shots = [shot("logo reveal: the Acme logo assembles", prompt="The Acme Coffee logo assembles from beans.", seconds=5),
+             shot("coffee beans swirling in navy and gold", prompt="Beans swirl in navy and gold light.", seconds=10)]
+    plan = plan_from(server, draft(shots), VEO, request=request)
+    assert_facts(plan, VEO, beats=[])
+    kinds = [s.kind for s in plan.shots]
+    assert kinds[0] == kinds[-1] == "card" and set(kinds[1:-1]) == {"generated"}
+    assert (plan.shots[0].purpose, plan.shots[-1].card.subtitle) == ("logo reveal", "Wake up right")
+    assert all(s.prompt.startswith("Beans swirl") for s in plan.shots[1:-1])  # the model's logo shot is gone

@@ -17,7 +17,7 @@ from ..timing import seconds_to_frames
 from .builtin import allocate_segments
 from .cards import card_colours, card_for, card_kind
 from .durations import DurationRange, longest_duration
-from .modes import CAMERAS, Segment, camera_for
+from .modes import _DUPLICATES, CAMERAS, Segment, camera_for
 from .parse import RequestFacts
 from .rewrite import missing_words, strip_parameter_prose
 from .styles import uses_negative
@@ -186,6 +186,9 @@ def cards_in(items: list[Item], base: Plan, facts: RequestFacts, cast: Cast) -> 
         item = Item(beat=shot.beat, prompt=shot.prompt, camera="static", setting="", entities=[],
                     wish=Fraction(shot.frames) / base.fps, card=shot.card, purpose=shot.purpose)
         (head if i < first_made else tail).append(item)
+        rx = _DUPLICATES.get(shot.purpose)
+        if rx is not None:  # the model's own live-action version of a card the harness draws goes
+            items = [it for it in items if it.named is not None or it.card is not None or not rx.search(it.beat)]
     return head + items + tail
 
 
