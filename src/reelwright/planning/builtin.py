@@ -12,7 +12,7 @@ from ..errors import BriefError
 from ..generators.base import Capabilities
 from ..plan import Appearance, AudioCue, CardSpec, Cast, Entity, Overlay, Plan, RefImage, Role, Shot
 from ..timing import fraction_str, seconds_to_frames
-from .cards import card_colours, card_for
+from .cards import card_colours, card_for, logo_palette
 from .durations import Allocation, DurationRange, allocate_durations, allowed_durations, apportion, longest_duration
 from .lexicon import PLACE_NOUNS
 from .modes import (CAMERAS, MODE_DEFAULTS, Segment, Story, camera_for, drop_for_time, implied_place, stated_place,
@@ -163,7 +163,9 @@ def _lay_out(segments: list[Segment], layout: list[tuple[int, int, Fraction | No
 
 def _make_cards(shots: list[Shot], segs: list[Segment], story: Story, facts: RequestFacts, cast: Cast) -> None:
     """What each card shot shows (text, logo, colours) and what it says for a person reading the plan."""
-    colors = card_colours(facts.colors)
+    if not any(seg.card for seg in segs):
+        return
+    colors = card_colours(facts.colors) or logo_palette(cast, facts.brand)
     for shot, seg in zip(shots, segs):
         if shot.kind != "card" or seg.card is None:
             continue

@@ -63,6 +63,25 @@ def card_colours(colour_words: list[str]) -> list[str]:
     return [_COLOURS.get(c.lower(), c.lower()) for c in colour_words][:2]
 
 
+def logo_palette(cast: Cast, brand: str | None) -> list[str]:
+    """The brand's colours read from its logo image (background, accent) as #rrggbb, so every card of the plan —
+    the title card too — wears them, and a person sees and can edit them in plan.json. [] without a readable logo."""
+    from PIL import Image
+
+    from ..media.cards import logo_colours
+
+    eid = logo_entity(cast, brand)
+    ent = cast.get(eid) if eid else None
+    if ent is None:
+        return []
+    try:
+        with Image.open(ent.references[0].path) as im:
+            found = logo_colours(im)
+    except OSError:
+        return []  # an unreadable file is reported where references are checked; the card falls back to neutral
+    return ["#%02x%02x%02x" % c for c in found]
+
+
 def logo_entity(cast: Cast, brand: str | None) -> str | None:
     """The entity whose image a card shows: one named like a logo or the brand, else the subject's reference
     (the product or brand the person gave an image of), else none (the card is text only)."""

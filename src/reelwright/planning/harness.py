@@ -15,7 +15,7 @@ from ..generators.base import Capabilities
 from ..plan import Appearance, Cast, CardSpec, Entity, Overlay, Plan, Shot
 from ..timing import seconds_to_frames
 from .builtin import allocate_segments
-from .cards import card_colours, card_for, card_kind
+from .cards import card_colours, card_for, card_kind, logo_palette
 from .durations import DurationRange, longest_duration
 from .modes import _DUPLICATES, CAMERAS, Segment, camera_for
 from .parse import RequestFacts
@@ -173,7 +173,8 @@ def cards_in(items: list[Item], base: Plan, facts: RequestFacts, cast: Cast) -> 
         if item.card is None and kind is not None:
             twin = next((s.card for s in base.shots if s.card is not None and s.beat == item.beat), None)
             item.card = twin or card_for(kind, item.beat, title=base.title, brand=facts.brand, product=facts.product,
-                                         tagline=facts.tagline, colors=card_colours(facts.colors), cast=cast)
+                                         tagline=facts.tagline, cast=cast,
+                                         colors=card_colours(facts.colors) or logo_palette(cast, facts.brand))
             shown = " — ".join(t for t in (item.card.text, item.card.subtitle) if t) or "the logo"
             item.prompt, item.purpose = f"{kind} card drawn by the card tool: {shown}", f"{kind} card"
     have = {i.card.text for i in items if i.card is not None}
