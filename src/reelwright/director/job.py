@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from ..cards import card_identity, is_card
 from ..errors import BriefError
 from ..plan import Plan, Shot
 from ..runs.store import clip_fingerprint
@@ -84,6 +85,8 @@ def _fingerprint(p: Production, shot: Shot, gen: Fraction) -> str:
     """Everything that decides a generated clip's pixels, and nothing else: trims, speed, fades,
     overlays and the shot's place in the cut are applied later, so edits to them reuse the clip."""
     plan = p.need_plan()
+    if is_card(shot):
+        return clip_fingerprint({"tool": "card", **card_identity(plan, shot), "frames": card_frames(plan, shot)})
     # Only user-given references count: frames harvested from accepted shots are derived data, and
     # counting them would change a shot's identity while it is being made.
     refs = sorted(str(r.path) for e in plan.cast.entities if e.id in shot.entities
@@ -95,6 +98,13 @@ def _fingerprint(p: Production, shot: Shot, gen: Fraction) -> str:
         "refs": refs, "image": str(shot.image) if shot.image else None, "continues": shot.continues,
         "beat": shot.beat, "camera": shot.camera,
     })
+
+
+def card_frames(plan: Plan, shot: Shot) -> int:
+    """Frames a card clip holds: what the cut uses, plus what a transition out of it overlaps."""
+    index = index_of(plan, shot)
+    overlap = 0 if shot.transition == "cut" or index == len(plan.shots) - 1 else overlap_wanted(plan, index)
+    return shot.in_frame + shot.source_frames + overlap
 
 
 def accepted_clip(p: Production, job: ShotJob) -> Path | None:

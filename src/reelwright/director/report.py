@@ -89,8 +89,8 @@ class Report:
                            "out": sum(int(c.get("tokens_out", 0) or 0) for c in llm_calls)},
             }
             report.update(self._sections)
-            if self._warnings:
-                report["warnings"] = list(self._warnings)
+            # the plan's own warnings (a chat model replaced by the built-in planner) travel with it, resume too
+            report["warnings"] = list(dict.fromkeys([*(plan.warnings if plan else []), *self._warnings]))
             report.update(fields)
             self._steps = []
         p.run.save_report(report)

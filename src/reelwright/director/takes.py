@@ -15,7 +15,8 @@ from ..generators.base import ClipResult
 from ..planning.rewrite import revise_prompt, soften_prompt
 from ..runs.store import AcceptedClip
 from ..timing import frames_to_seconds
-from .job import ShotJob, accepted_clip
+from ..cards import is_card, make_card_clip
+from .job import ShotJob, accepted_clip, card_frames
 from .production import Production
 from .request import previous_clip, request_for
 
@@ -37,6 +38,8 @@ def produce(p: Production, job: ShotJob, *, feedback: list[str] | None = None, f
     if not force and (existing := accepted_clip(p, job)) is not None:
         p.bus.emit("generate", "skipped", "reusing accepted clip", shot=shot.id)
         return ShotOutcome(shot.id, existing, p.state.accepted[job.fingerprint].attempts, 0.0, reused=True)
+    if is_card(shot):
+        return draw_card(p, job)
     reasons = list(feedback or [])
     prompt = revise_prompt(shot.prompt, reasons) if reasons else shot.prompt
     total_cost, verdicts = 0.0, []
@@ -93,6 +96,33 @@ def produce(p: Production, job: ShotJob, *, feedback: list[str] | None = None, f
     if failure is not None:
         raise ClipRejectedError(f"shot {shot.id}: generation failed {attempt} times: {failure}") from failure
     raise ClipRejectedError(f"shot {shot.id} failed its checks {attempt} times: {'; '.join(reasons)}", reasons)
+
+
+def draw_card(p: Production, job: ShotJob) -> ShotOutcome:
+    """A card shot is drawn by the card tool: never sent to the generator, free, no take spent, checked like
+    any clip (a deterministic tool that fails its checks is our bug, not a clip to retry)."""
+    from ..critique.technical import ClipExpectation, check_clip
+
+    plan, shot = p.need_plan(), job.shot
+    t0 = time.perf_counter()
+    frames = card_frames(plan, shot)
+    p.bus.emit("card", "start", f"drawing the {shot.purpose or 'card'}", shot=shot.id)
+    path = p.run.clips_dir / f"{shot.id}-{job.fingerprint}.mp4"
+    make_card_clip(plan, shot, path, frames=frames)
+    verdict = check_clip(path, ClipExpectation(frames=frames, fps=plan.fps, width=plan.width, height=plan.height,
+                                               need_audio=True, black_max_s=None))
+    if not verdict.passed:
+        raise ClipRejectedError(f"shot {shot.id}: the card failed its checks: {'; '.join(verdict.reasons)}",
+                                verdict.reasons)
+    rec = AcceptedClip(shot_id=shot.id, fingerprint=job.fingerprint, path=str(path.relative_to(p.run.root)),
+                       attempts=1, cost_usd=0.0, seconds_generated=0.0, verdicts=[verdict.model_dump()])
+    with p.budget.lock:
+        p.state.accepted[job.fingerprint] = rec
+        p.run.save_state(p.state)
+    p.report.shot(shot.id, rec.model_dump())
+    p.bus.emit("card", "done", f"{shot.purpose or 'card'} drawn", shot=shot.id, cost_usd=0.0,
+               elapsed_s=time.perf_counter() - t0)
+    return ShotOutcome(shot.id, path, 1, 0.0, verdicts=[verdict.model_dump()])
 
 
 def _accept(p: Production, job: ShotJob, path: Path, result: ClipResult, takes: int, cost: float,
