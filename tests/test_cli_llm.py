@@ -280,6 +280,9 @@ def test_by_default_the_builtin_planner_finishes_the_video_and_says_so(server, t
     plan = json.loads((run_folder(tmp_path) / "plan.json").read_text())
     assert WORD not in json.dumps(plan["shots"])
     assert any("planned by the built-in planner" in n for n in plan["notes"])
+    report = json.loads((run_folder(tmp_path) / "report.json").read_text())
+    [why] = report["warnings"]
+    assert f"openai:{MODEL} did not produce a valid plan" in why and "built-in planner" in why
     assert model.calls["plan"] == 3 and model.calls["judge"] == len(plan["shots"])  # the judge still runs
 
 
