@@ -153,3 +153,12 @@ def test_the_tide_ad_as_the_issue_found_it():
     end = plan.shots[-1]
     assert (end.kind, end.beat, end.purpose) == ("card", "logo end card", "end card")
     assert "call to action" not in [s.purpose for s in plan.shots]  # the end card is the ad's call to action
+
+
+@pytest.mark.parametrize("beat,purpose,merges", [
+    ("showing off the result", "proof", True), ("a before and after comparison", "proof", True),
+    ("drinking it after a workout", "proof", False), ("ordering a refill online", "call to action", True),
+    ("running in order to warm up", "call to action", False), ("the everyday struggle with leaks", "problem", True),
+])
+def test_which_beats_a_template_beat_merges_into(beat, purpose, merges):
+    assert bool(_DUPLICATES[purpose].search(beat)) is merges

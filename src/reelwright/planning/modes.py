@@ -148,9 +148,11 @@ _DUPLICATES: dict[str, re.Pattern[str]] = {p: re.compile(rx, re.I) for p, rx in 
     "closing": r"\b(?:clos(?:es|ing)\s+(?:shot|scene|on|with)|final\s+(?:shot|scene|moment)|end(?:s|ing)?\s+(?:on|with)|"
                r"fade\s+out)\b",
     "hook": r"\b(?:hook|first\s+look|grab\w*\s+attention|up\s+close)\b",
-    "problem": r"\b(?:problem|struggl\w*|frustrat\w*|annoy\w*|pain\s+point|hassle|before)\b",
-    "proof": r"\b(?:proof|results?|after|review\w*|testimonial|show\w*\s+off|lov(?:e|es|ing)\s+it|delight\w*)\b",
-    "call to action": r"\b(?:call[\s-]to[\s-]action|cta|buy|shop\s+now|link\s+in\s+bio|order|get\s+yours|try\s+it|"
+    "problem": r"\b(?:problem|struggl\w*|frustrat\w*|annoy\w*|pain\s+point|hassle|before\s+(?:using|I\s+(?:found|tried|had)))\b",
+    "proof": r"\b(?:proof|results?|before\s+and\s+after|after\s+(?:using|a\s+week|a\s+month)|review\w*|testimonial|"
+             r"show\w*\s+off|lov(?:e|es|ing)\s+it|delight\w*)\b",
+    "call to action": r"\b(?:call[\s-]to[\s-]action|cta|buy|shop\s+now|link\s+in\s+bio|(?<!in\s)order(?:s|ing)?(?!\s+to)|"
+                      r"get\s+yours|try\s+it|"
                       r"discount|promo\s+code|(?:logo\s+)?end\s+card|logo\s+card|end\s+screen)\b",
     "logo reveal": r"\b(?:logo\s+(?:reveal|appears|animat\w*|card|lock-?up)|reveal\w*\s+(?:the\s+)?logo)\b",
     "end card": r"\b(?:end\s+(?:card|screen|slate|frame)|outro|closing\s+card)\b",
