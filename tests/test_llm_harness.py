@@ -95,6 +95,7 @@ def test_too_few_shots_get_every_named_beat_restored_in_order(server, caps):
     plan = plan_from(server, draft([shot(BEATS[0], seconds=60)]), caps)
     assert_facts(plan, caps)
     assert sum(1 for n in plan.notes if "was missing from the model's plan" in n) == 3
+    assert all(s.entities == ["dog"] for s in plan.shots)  # restored shots show the model's principal too
 
 
 def test_beats_out_of_order_are_put_back_with_the_models_own_prompt(server):
@@ -103,6 +104,14 @@ def test_beats_out_of_order_are_put_back_with_the_models_own_prompt(server):
     plan = plan_from(server, draft(shots))
     assert_facts(plan, ANIMATIC)
     assert plan.shots[0].beat == BEATS[0] and "plane trees" in plan.shots[0].prompt
+
+
+def test_a_closing_shot_that_echoes_a_served_beat_is_kept(server):
+    shots = [shot(b, seconds=12) for b in BEATS] + [shot("heading home", prompt="The terrier walks home at dusk.",
+                                                         seconds=6)]
+    plan = plan_from(server, draft(shots))
+    assert_facts(plan, ANIMATIC)
+    assert plan.shots[-1].beat == "heading home"
 
 
 def test_unknown_cast_ids_are_left_out_and_repeated_ids_merged(server):

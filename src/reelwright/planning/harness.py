@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,7 +41,7 @@ class Item:
     named: int | None = None  # index of the person's beat it serves
     card: CardSpec | None = None
     purpose: str = ""
-    notes: list[str] = field(default_factory=list)
+    restored: bool = False  # put back by the harness: its cast is the draft's principal
 
 
 def shortest_duration(allowed) -> Fraction:
@@ -88,16 +88,16 @@ def _keep_beats_in_order(items: list[Item], base: Plan, beats: list[str], notes:
         if ahead:
             item.named = current = min(ahead)
             kept.append(item)
-        elif covered:
-            spare.setdefault(covered[0], item)
+        elif any(k not in {it.named for it in kept} for k in covered):
+            spare.setdefault(min(k for k in covered if k not in {it.named for it in kept}), item)
         else:
-            kept.append(item)  # invented: kept if it fits
+            kept.append(item)  # invented (a closing shot may echo a beat already served): kept if it fits
     served = {it.named for it in kept if it.named is not None}
     for k, beat in enumerate(beats):
         if k in served:
             continue
         restored = spare.get(k) or _from_base(base, beat, typical)
-        restored.named = k
+        restored.named, restored.restored = k, True
         restored.beat = beat if not _covers(beat, restored.beat) else restored.beat
         at = next((i for i, it in enumerate(kept) if it.named is not None and it.named > k), len(kept))
         if at == len(kept):  # after the last shot of an earlier beat, before invented closing shots
@@ -288,6 +288,8 @@ def to_plan(draft: LLMPlanDraft, base: Plan, caps: Capabilities, allowed, style:
                               camera="static", seed=base.brief.seed + n, purpose=item.purpose or "card", kind="card",
                               card=item.card.model_copy(update={"logo": logo}), entities=[logo] if logo else []))
         else:
+            if item.restored and not item.entities and draft.cast:
+                item.entities = [draft.cast[0].id]
             unknown.update(e for e in item.entities if norm(e) not in id_map)
             entity_ids = list(dict.fromkeys(id_map[norm(e)] for e in item.entities if norm(e) in id_map))
             has_refs = any((e := cast.get(eid)) is not None and e.references for eid in entity_ids)
