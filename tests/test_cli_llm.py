@@ -253,7 +253,7 @@ def test_a_model_that_cannot_plan_stops_with_one_line_and_exit_2(server, tmp_pat
     another model or let the built-in planner take over, which the line says. Nothing was generated or spent."""
     model = ScriptedModel(plan_reply=GARBAGE)
     server.responder = model
-    proc = make(server, tmp_path, SHORT, "--fallback", "none")
+    proc = make(server, tmp_path, SHORT, "--no-fallback")
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
@@ -289,7 +289,7 @@ def test_by_default_the_builtin_planner_finishes_the_video_and_says_so(server, t
 def test_a_server_error_is_printed_verbatim_on_one_line(server, tmp_path):
     """Server text reaches the error line; rich must not read "[/INST]" as markup (it raised MarkupError)."""
     server.push(Reply({"error": {"message": "prompt contains the reserved token [/INST] [bold]"}}, status=400))
-    proc = make(server, tmp_path, SHORT, "--fallback", "none")
+    proc = make(server, tmp_path, SHORT, "--no-fallback")
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
     [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]

@@ -43,7 +43,9 @@ class Settings(BaseModel):
     generator: str = Field("animatic", description="video backend NAME[:MODEL]")
     llm: str = Field("builtin", description="builtin, openai:MODEL, anthropic:MODEL, xai:MODEL, ollama:MODEL")
     llm_base_url: str | None = Field(None, description="base URL of an OpenAI-compatible server")
-    fallback: Literal["builtin"] | None = Field(None, description="continue on the built-in planner if the model fails")
+    fallback: Literal["builtin", "none"] | None = Field(
+        None, description="when the chat model cannot plan: builtin (the default) plans on the built-in planner, "
+                          "none stops with an error")
     runs_dir: Path | None = Field(None, description="where run folders go")
     budget: float | None = Field(None, ge=0, description="stop before spending more than this many USD")
     concurrency: int | None = Field(None, ge=1, description="clips made at once")

@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from ..errors import UserError
-from .shared import (Aspect, Duration, Fallback, Fps, Generator, Llm, LlmBase, Mode, Output, Refs, Resolution,
-                     RunsDir, Verbose, delivered, fail, guarded, out, settings, with_progress)
+from .shared import (Aspect, Duration, Fallback, Fps, Generator, Llm, LlmBase, Mode, NoFallback, Output, Refs,
+                     Resolution, RunsDir, Verbose, delivered, fail, guarded, out, settings, with_progress)
 
 
 def make(
@@ -28,6 +28,7 @@ def make(
     llm: Llm = None,
     llm_base_url: LlmBase = None,
     fallback: Fallback = None,
+    no_fallback: NoFallback = False,
     agent: Annotated[bool, typer.Option("--agent", help="Let the chat model drive the tools (builtin policy without --llm).")] = False,
     budget: Annotated[Optional[float], typer.Option("--budget", help="Stop before spending more than this many USD.")] = None,
     concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Clips made at once (at most the backend's own limit).")] = None,
@@ -48,7 +49,7 @@ def make(
     delivery = with_progress(verbose, lambda bus: make_video(
         request, output=target, plan=plan, runs_dir=s.runs_dir, bus=bus, agent=agent, generator=s.generator,
         duration=duration, aspect=aspect, mode=mode, resolution=resolution, fps=fps, references=ref or [],
-        llm=s.llm, llm_base_url=s.llm_base_url, fallback=s.fallback, budget_usd=s.budget, seed=seed,
+        llm=s.llm, llm_base_url=s.llm_base_url, fallback="none" if no_fallback else s.fallback, budget_usd=s.budget, seed=seed,
         allow_long=allow_long, concurrency=s.concurrency))
     delivered(delivery)
 
@@ -65,6 +66,7 @@ def plan(
     llm: Llm = None,
     llm_base_url: LlmBase = None,
     fallback: Fallback = None,
+    no_fallback: NoFallback = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Plan as JSON (editable; feed back with make --plan).")] = False,
 ) -> None:
     """Plan only: every shot with its start, duration, beat and prompt; total duration; estimated cost."""
@@ -74,7 +76,7 @@ def plan(
     s = settings(generator=generator, llm=llm, llm_base_url=llm_base_url, fallback=fallback)
     p = guarded(lambda: plan_video(request, generator=s.generator, duration=duration, aspect=aspect, mode=mode,
                                    resolution=resolution, fps=fps, references=ref or [], llm=s.llm,
-                                   llm_base_url=s.llm_base_url, fallback=s.fallback))
+                                   llm_base_url=s.llm_base_url, fallback="none" if no_fallback else s.fallback))
     if as_json:
         sys.stdout.write(p.to_json() + "\n")
         return

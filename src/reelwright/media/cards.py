@@ -13,6 +13,7 @@ from PIL import Image, ImageColor, ImageDraw, ImageOps, UnidentifiedImageError
 
 from ..errors import InputFileError, ToolArgumentError
 from ..generators import _cards  # the animatic's fonts and word wrap: one look for all drawn text
+from .encode import h264_args, mp4_args
 from .ffmpeg import run_ffmpeg
 from .spec import VideoSpec
 from .util import atomic_output
@@ -150,7 +151,7 @@ def render_card(out: str | Path, *, frames: int, spec: VideoSpec, text: str = ""
                     "-filter_complex", f"[0:v]trim=end_frame={frames},setpts=PTS-STARTPTS[v];"
                                        f"[1:a]atrim=end_sample={samples},asetpts=PTS-STARTPTS[a]",
                     "-map", "[v]", "-map", "[a]", "-fps_mode", "passthrough",
-                    *spec.video_encoder_args(), "-threads", "1", "-profile:v", "high", "-colorspace", "bt709",
-                    "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
-                    *spec.audio_encoder_args(), "-movflags", "+faststart", "-map_metadata", "-1", "-f", "mp4", tmp])
+                    *h264_args(preset=spec.preset, crf=spec.crf, pix_fmt=spec.pix_fmt, threads=1, profile="high",
+                               bt709=True),
+                    *spec.audio_encoder_args(), *mp4_args(strip_metadata=True), "-f", "mp4", tmp])
     return out
