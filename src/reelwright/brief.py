@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .errors import BriefError
+from .errors import BriefError, LengthExceeded
 from .timing import Frac
 
 Mode = Literal["create-video", "short-film", "ugc-product", "brand-identity"]
@@ -19,6 +19,12 @@ ASPECTS: dict[str, tuple[int, int]] = {
 }
 RESOLUTIONS: dict[str, int] = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080, "1440p": 1440, "2160p": 2160}
 MAX_SECONDS_WITHOUT_ALLOW_LONG = 3600
+
+
+def check_length(seconds: Fraction | float, allow_long: bool) -> None:
+    """The one-hour limit, defined once: over an hour needs --allow-long (the planner and the Director call it)."""
+    if seconds > MAX_SECONDS_WITHOUT_ALLOW_LONG and not allow_long:
+        raise LengthExceeded(f"{float(seconds):g} s is over an hour; pass --allow-long to make it anyway")
 
 
 class Reference(BaseModel):

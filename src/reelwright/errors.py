@@ -11,7 +11,7 @@
     │       ├── BudgetExceededError  the next take would cross --budget          (Limits.check_spend)
     │       ├── StepsExceeded     the driver used its tool/model steps            (Limits.check_steps)
     │       ├── TakesExceeded     a shot used its 1 + max_retries_per_shot takes  (Limits.check_takes)
-    │       └── LengthExceeded    over an hour without --allow-long (also BriefError) (Limits.check_length)
+    │       └── LengthExceeded    over an hour without --allow-long (also BriefError) (brief.check_length)
     ├── AgentError                the driving model can fix it: goes back to the model as a tool error
     │   ├── ClipRejectedError     a clip failed its checks (revise the prompt)
     │   ├── ModerationError       the provider refused the prompt or input; rewrite, don't retry

@@ -9,8 +9,8 @@ from fractions import Fraction
 
 from pydantic import BaseModel
 
-from ..brief import MAX_SECONDS_WITHOUT_ALLOW_LONG
-from ..errors import BudgetExceededError, LengthExceeded, StepsExceeded, TakesExceeded
+from ..brief import check_length
+from ..errors import BudgetExceededError, StepsExceeded, TakesExceeded
 
 SPEND_EPSILON = 1e-9  # float dust: a plan that costs exactly the budget is within it
 
@@ -49,9 +49,8 @@ class Limits(BaseModel):
 
     @staticmethod
     def check_length(seconds: Fraction | float, allow_long: bool) -> None:
-        """Before planning or making: over an hour needs --allow-long."""
-        if seconds > MAX_SECONDS_WITHOUT_ALLOW_LONG and not allow_long:
-            raise LengthExceeded(f"{float(seconds):g} s is over an hour; pass --allow-long to make it anyway")
+        """Before planning or making: over an hour needs --allow-long (`brief.check_length`)."""
+        check_length(seconds, allow_long)
 
     def over_budget_estimate(self, estimate_usd: float) -> bool:
         """Whether a plan's estimate already crosses the budget (a warning: generation stops before it does)."""

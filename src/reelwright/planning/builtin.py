@@ -7,7 +7,7 @@ import math
 import re
 from fractions import Fraction
 
-from ..brief import ASPECTS, MAX_SECONDS_WITHOUT_ALLOW_LONG, RESOLUTIONS, Brief, frame_size
+from ..brief import ASPECTS, RESOLUTIONS, Brief, check_length, frame_size
 from ..errors import BriefError
 from ..generators.base import Capabilities
 from ..plan import Appearance, AudioCue, CardSpec, Cast, Entity, Overlay, Plan, RefImage, Role, Shot
@@ -208,9 +208,7 @@ def _target_seconds(brief: Brief, facts: RequestFacts, default: Fraction) -> tup
         seconds, source = Fraction(facts.duration), "the request's words"
     else:
         seconds, source = default, "the mode's default"
-    if seconds > MAX_SECONDS_WITHOUT_ALLOW_LONG and not brief.allow_long:
-        raise BriefError(f"{float(seconds):g} s is over an hour ({MAX_SECONDS_WITHOUT_ALLOW_LONG} s): "
-                         "pass --allow-long to make it anyway")
+    check_length(seconds, brief.allow_long)
     return seconds, source
 
 
