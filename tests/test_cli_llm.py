@@ -302,11 +302,10 @@ def test_a_server_error_is_printed_verbatim_on_one_line(server, tmp_path):
 def test_make_against_a_model_that_only_fills_the_schema_it_was_sent(tmp_path):
     """The issue's reproduction: a server answering every request with a JSON instance of the schema sent
     (what strict structured output guarantees). With the title-dropping converter this stopped after three
-    tries on "title: Field required". Now every draft parses; what is left to repair is content (random
-    words carry none of the person's beats), which the harness owns: here the built-in planner takes over
-    (`--fallback builtin`; restoring dropped beats in the model's plan is planning's job, issue 8 item 4).
-    A text-only model name keeps the judge out: random scores would reject every take (the judge's own
-    schema-driven test is in test_llm_fakes.py)."""
+    tries on "title: Field required". Now the first draft parses and no repair call is needed: random words carry
+    none of the person's beats, and the harness owns that fact, restoring every beat in order around what the
+    model wrote (issue 8 item 4). A text-only model name keeps the judge out: random scores would reject every
+    take (the judge's own schema-driven test is in test_llm_fakes.py)."""
     with FakeOpenAI(schema_driven=True, seed=3) as server:
         proc = rw("make", DOG_WALK, "--llm", "openai:gpt-3.5-turbo", "--llm-base-url", server.base_url,
                   "--resolution", "360p", "-o", str(tmp_path / "out.mp4"), "--runs-dir", str(tmp_path / "runs"),
@@ -314,11 +313,14 @@ def test_make_against_a_model_that_only_fills_the_schema_it_was_sent(tmp_path):
         bodies = server.bodies
     assert proc.returncode == 0, proc.stderr
     assert_exact(tmp_path / "out.mp4", 12)
-    assert "Field required" not in proc.stderr and "needs repair: the beat" in proc.stderr
+    assert "Field required" not in proc.stderr and "the harness made" in proc.stderr
     run = run_folder(tmp_path)
     plan = json.loads((run / "plan.json").read_text())
     sent = bodies[0]["response_format"]["json_schema"]
     assert sent["name"] == "LLMPlanDraft" and "title" in sent["schema"]["required"]
     report = json.loads((run / "report.json").read_text())
-    assert [c["purpose"] for c in report["llm_calls"]] == ["plan"] * 3  # two repairs, then the fallback
-    assert len(plan["shots"]) >= 4
+    assert [c["purpose"] for c in report["llm_calls"]] == ["plan"]  # one draft, valid: no repair, no fallback
+    beats = [s["beat"] for s in plan["shots"]]
+    named = ["going on a walk", "sniffing around", "getting a pup cup", "meeting a friend"]
+    positions = [next(i for i, b in enumerate(beats) if want in b) for want in named]
+    assert positions == sorted(positions), beats

@@ -87,6 +87,8 @@ def _keep_beats_in_order(items: list[Item], base: Plan, beats: list[str], notes:
         ahead = [k for k in covered if k >= current]
         if ahead:
             item.named = current = min(ahead)
+            if not _covers(beats[current], item.beat):  # served by the prompt's words: the label says which beat
+                item.beat = beats[current]
             kept.append(item)
         elif any(k not in {it.named for it in kept} for k in covered):
             spare.setdefault(min(k for k in covered if k not in {it.named for it in kept}), item)
