@@ -7,6 +7,10 @@
     │   │   └── MissingKeyError   an API key env var is not set (names the variable)
     │   ├── MissingDependencyError  an extra or a binary is missing (names the install command)
     │   ├── InputFileError        a reference/input file is unreadable or of the wrong kind
+    │   ├── NotFoundError         a run, job, upload or file asked for does not exist (HTTP 404)
+    │   ├── ConflictError         the thing exists but is not in a state that allows this (HTTP 409)
+    │   ├── QueueFullError        the job queue is at its bound; try again later (HTTP 429)
+    │   ├── AuthError             a missing or wrong server token (HTTP 401)
     │   └── LimitExceeded         a harness limit was reached; the run stops (never goes back to the model)
     │       ├── BudgetExceededError  the next take would cross --budget          (Limits.check_spend)
     │       ├── StepsExceeded     the driver used its tool/model steps            (Limits.check_steps)
@@ -154,3 +158,24 @@ class LLMError(ReelwrightError):
     def __init__(self, message: str, status: int | None = None):
         self.status = status
         super().__init__(message)
+
+
+class NotFoundError(UserError, LookupError):
+    """A run, job, upload or file that the caller named does not exist."""
+
+
+class ConflictError(UserError):
+    """The thing exists but its state does not allow this yet (e.g. downloading a video still being made)."""
+
+
+class QueueFullError(UserError):
+    """The job queue holds as many jobs as it may; the caller should retry later."""
+
+    def __init__(self, message: str, retry_after: float = 5.0):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class AuthError(UserError):
+    """The server needs a token and the request has none, or the wrong one. Never carries the token."""
+
