@@ -281,8 +281,14 @@ class Studio:
         return up
 
     # ------------------------------------------------------------------ changing
-    def cancel(self, job_id: str) -> Job:
-        return self.queue.cancel(self.job(job_id).id)
+    def cancel(self, job_id: str, wait_s: float = 10.0) -> Job:
+        """Cancel, and wait (a little) until the worker has stopped, so the answer says what is kept."""
+        job = self.queue.cancel(self.job(job_id).id)
+        deadline = time.monotonic() + wait_s
+        while job.status not in TERMINAL and time.monotonic() < deadline:
+            time.sleep(0.05)
+            job = self.job(job_id)
+        return job
 
     def resume(self, job_id: str) -> Job:
         return self.queue.requeue(self.job(job_id).id)
