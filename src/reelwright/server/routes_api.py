@@ -19,7 +19,7 @@ from .. import __version__
 from ..errors import BriefError, ConflictError, NotFoundError
 from .db import TERMINAL, Job
 from .studio import MakeRequest, Studio
-from .trace import read_events
+from .trace import read_events, read_events_at
 
 router = APIRouter(prefix="/api", tags=["studio"])
 ID = r"^[A-Za-z0-9_\-]{1,80}$"
@@ -373,9 +373,9 @@ async def events(request: Request, run_id: str, from_start: bool = True) -> Stre
         while True:
             current = studio.db.get_job(job.id)
             trace = Path(current.run_dir) / "trace.jsonl" if current and current.run_dir else None
-            batch, new_offset = read_events(trace, offset) if trace else ([], offset)
-            for event in batch:
-                yield f"id: {new_offset}\nevent: step\ndata: {json.dumps(_public_event(event))}\n\n"
+            batch, new_offset = read_events_at(trace, offset) if trace else ([], offset)
+            for event, after in batch:
+                yield f"id: {after}\nevent: step\ndata: {json.dumps(_public_event(event))}\n\n"
             offset = new_offset
             if current is None or current.status in TERMINAL:
                 if not batch:

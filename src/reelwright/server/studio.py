@@ -130,6 +130,7 @@ class Studio:
                 raise BriefError(f"plan shots add up to {plan.total_frames} frames but the target is "
                                  f"{plan.target_frames}; keep the total exact")
             self.check_generator(plan.brief.generator, req.generator_options)
+            fit_generation(plan, req.generator_options)
             return plan.brief, plan
         brief = self.brief_for(req)
         self.check_generator(brief.generator, req.generator_options)
@@ -304,6 +305,26 @@ class Studio:
         if job.run_dir and not shared and Path(job.run_dir).resolve().is_relative_to(self.runs_dir.resolve()):
             shutil.rmtree(job.run_dir, ignore_errors=True)
         return job
+
+
+def fit_generation(plan: Plan, options: dict[str, Any]) -> None:
+    """A person may lengthen a shot in the storyboard: ask the generator for an allowed length that covers it
+    (the cut trims the rest), and re-estimate the cost."""
+    from ..generators.registry import get_generator
+    from ..timing import frames_to_seconds
+
+    generator = get_generator(plan.generator, **options)
+    allowed = generator.capabilities().allowed_durations()
+    for shot in plan.shots:
+        need = frames_to_seconds(shot.in_frame + shot.source_frames, plan.fps)
+        if shot.gen_duration is not None and shot.gen_duration >= need:
+            continue
+        longer = [d for d in allowed if d >= need]
+        if not longer:
+            raise BriefError(f"shot {shot.id} lasts {float(need):g} s but {plan.generator} makes at most "
+                             f"{float(allowed[-1]):g} s: split it into two shots")
+        shot.gen_duration = min(longer)
+    plan.estimated_cost_usd = round(sum(generator.estimate_cost(Fraction(s.gen_duration or 0)) for s in plan.shots), 4)
 
 
 def _facts_of_file(path: Path) -> tuple[str, str]:

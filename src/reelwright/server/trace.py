@@ -24,6 +24,12 @@ class _Follow:
 
 def read_events(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Whole lines from byte `offset` on; a half-written last line waits for the next read."""
+    pairs, end = read_events_at(path, offset)
+    return [e for e, _ in pairs], end
+
+
+def read_events_at(path: Path, offset: int = 0) -> tuple[list[tuple[dict[str, Any], int]], int]:
+    """Like `read_events`, with the byte offset just after each event (an SSE id to resume from)."""
     try:
         with path.open("rb") as fh:
             fh.seek(offset)
@@ -34,9 +40,11 @@ def read_events(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]
     if end < 0:
         return [], offset
     events = []
-    for line in data[: end + 1].splitlines():
+    position = offset
+    for line in data[: end + 1].splitlines(keepends=True):
+        position += len(line)
         try:
-            events.append(json.loads(line))
+            events.append((json.loads(line), position))
         except json.JSONDecodeError:
             continue
     return events, offset + end + 1
