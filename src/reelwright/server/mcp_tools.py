@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
-from ..errors import BriefError
+from ..errors import BriefError, ReelwrightError
 from .db import TERMINAL
 from .studio import MakeRequest, Studio
 
@@ -28,8 +29,11 @@ def build_mcp(studio: Studio, *, allow_paths: bool = False, allowed_hosts: list[
                        instructions="Plan and make duration-exact videos. Call plan first to see the storyboard and "
                                     "its cost, make to queue it (returns an id), wait or status to follow it.")
 
-    def run(fn, *args, **kwargs):
-        return asyncio.to_thread(fn, *args, **kwargs)
+    async def run(fn, *args, **kwargs):
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except ReelwrightError as exc:  # the caller (often a model) reads the one-line reason and can fix it
+            raise ToolError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
     @server.tool()
     async def plan(prompt: str, duration: str | None = None, aspect: str | None = None, mode: str | None = None,
