@@ -32,7 +32,7 @@ class MakeRequest(BaseModel):
     """What to make. Either `prompt` (planned by the worker) or an edited `plan` from POST /api/plans."""
 
     model_config = ConfigDict(extra="forbid")
-    prompt: str = Field(default="", max_length=20000)
+    prompt: str = Field(default="", max_length=4000)
     duration: float | str | None = Field(default=None, description="seconds, or '90s', '1:30', '2 minutes'")
     aspect: str | None = None
     mode: str | None = None
@@ -49,12 +49,12 @@ class MakeRequest(BaseModel):
 
 
 class Studio:
-    def __init__(self, home: Path, *, max_workers: int = 1, max_queued: int = 100):
+    def __init__(self, home: Path, *, max_workers: int = 1, max_queued: int = 100, runs_dir: Path | None = None):
         from ..config import default_runs_dir
 
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
-        self.runs_dir = default_runs_dir()
+        self.runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
         self.uploads_dir = self.home / "uploads"
         self.db = Database(self.home / "studio.sqlite3")
         self.queue = JobQueue(self.db, max_workers=max_workers, max_queued=max_queued, logs_dir=self.home / "logs")

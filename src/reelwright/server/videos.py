@@ -83,7 +83,7 @@ class VideoCreateIn(BaseModel):
     """The protocol's fields, then reelwright's (sent through `extra_body`)."""
 
     model_config = ConfigDict(extra="forbid")
-    prompt: str = Field(min_length=1, max_length=20000)
+    prompt: str = Field(min_length=1, max_length=4000)
     model: str = "reelwright"
     seconds: str | float = Field("4", description="any positive length: 4, 60, 90.5, '1:30'")
     size: str | None = Field(None, description="WIDTHxHEIGHT, e.g. 1280x720 or 640x360")
@@ -112,7 +112,7 @@ class VideoExtendIn(VideoEditIn):
 
 class VideoRemixIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    prompt: str = Field(min_length=1, max_length=20000)
+    prompt: str = Field(min_length=1, max_length=4000)
 
 
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
