@@ -49,12 +49,15 @@ class MakeRequest(BaseModel):
 
 
 class Studio:
-    def __init__(self, home: Path, *, max_workers: int = 1, max_queued: int = 100, runs_dir: Path | None = None):
-        from ..config import default_runs_dir
+    def __init__(self, home: Path, *, max_workers: int = 1, max_queued: int = 100, runs_dir: Path | None = None,
+                 settings: Any = None):
+        from ..config import default_runs_dir, resolve_settings
 
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
-        self.runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
+        # Resolved once (flag → REELWRIGHT_* → config file): the defaults a request does not override.
+        self.settings = settings or resolve_settings()
+        self.runs_dir = Path(runs_dir or self.settings.runs_dir or default_runs_dir())
         self.uploads_dir = self.home / "uploads"
         self.db = Database(self.home / "studio.sqlite3")
         self.queue = JobQueue(self.db, max_workers=max_workers, max_queued=max_queued, logs_dir=self.home / "logs")
@@ -70,15 +73,13 @@ class Studio:
     def brief_for(self, req: MakeRequest):
         from .. import api
         from ..brief import Reference
-        from ..config import setting
-
         if not req.prompt.strip():
             raise BriefError("the prompt is empty: say what the video should show")
         refs = [Reference(path=Path(self.upload(r.upload_id).path), name=r.name) for r in req.references]
         return api.make_brief(req.prompt, duration=req.duration, aspect=req.aspect, mode=req.mode,
                               resolution=req.resolution, fps=req.fps, references=refs,
-                              generator=req.generator or setting("generator", None, "animatic"),
-                              llm=req.llm or setting("llm", None, "builtin"), budget_usd=req.budget_usd,
+                              generator=req.generator or self.settings.generator,
+                              llm=req.llm or self.settings.llm, budget_usd=req.budget_usd,
                               seed=req.seed, allow_long=req.allow_long)
 
     def plan(self, req: MakeRequest) -> Plan:
@@ -86,7 +87,8 @@ class Studio:
 
         brief = self.brief_for(req)
         self.check_generator(brief.generator, req.generator_options)
-        return api.plan_video(brief, generator_options=req.generator_options)
+        return api.plan_video(brief, generator_options=req.generator_options, llm_base_url=self.settings.llm_base_url,
+                              fallback=self.settings.fallback)
 
     def check_generator(self, spec: str, options: dict[str, Any]) -> None:
         """Unknown generators, missing extras and missing keys fail at submission, not in the worker."""
@@ -113,7 +115,8 @@ class Studio:
                 if plan is not None:
                     run.save_plan(plan)
                 jobs.append(self._job("make", run=run, model=model, prompt=brief.request, source_id=source_id,
-                                      batch_id=batch_id, spec={"generator_options": req.generator_options},
+                                      batch_id=batch_id, spec={"generator_options": req.generator_options,
+                                            "llm_base_url": self.settings.llm_base_url},
                                       seconds=_seconds_text(plan.duration if plan else brief.duration),
                                       size=f"{plan.width}x{plan.height}" if plan else ""))
             return self.queue.submit_many(jobs)
@@ -161,7 +164,7 @@ class Studio:
         name = f"{src_run.id if src_run else 'upload'}-edit-{secrets.token_hex(3)}"
         run_root = self.runs_dir / name
         run_root.mkdir(parents=True)
-        spec = {"request": request}
+        spec = {"request": request, "llm_base_url": self.settings.llm_base_url}
         spec.update({"source_run": str(src_run.root)} if src_run else {"source_file": str(source_file)})
         seconds, size = (source.seconds, source.size) if source else _facts_of_file(Path(source_file or ""))
         job = self._job("edit", run=RunDir(run_root), model=model, prompt=request,
@@ -176,7 +179,6 @@ class Studio:
                       source_file: Path | None = None, model: str = "reelwright") -> Job:
         """Continue a completed video (or an uploaded one) by `seconds`."""
         from .. import api
-        from ..config import setting
         from ..media import probe
 
         source = self.finished(source_id) if source_id else None
@@ -185,7 +187,7 @@ class Studio:
         info = probe(video)
         total = Fraction(info.frames) / info.fps + add
         generator = (self.run_of(source).load_brief().generator if source and self.has_run(source)
-                     else setting("generator", None, "animatic"))
+                     else self.settings.generator)
         job = self._job("extend", run=None, model=model, prompt=request, source_id=source.id if source else None,
                         spec={"source": str(video), "to_seconds": str(total), "request": request,
                               "generator": generator}, seconds=_seconds_text(total), size=f"{info.width}x{info.height}")
