@@ -256,3 +256,9 @@ def test_a_token_guards_the_api_but_not_the_page(tmp_path):
         srv.stop()
     assert token not in srv.log.read_text()
     assert not any(token in p.read_text(errors="ignore") for p in (tmp_path / "home").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("option", ["base_url", "api_key", "model_path", "transport"])
+def test_generator_options_cannot_redirect_the_servers_keys_or_files(http, option):
+    r = http.post("/api/plans", json={"prompt": "a dog", "generator_options": {option: "http://attacker.example"}})
+    assert r.status_code == 400 and option in r.json()["error"]["message"]

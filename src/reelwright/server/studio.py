@@ -5,6 +5,7 @@ run by a worker through `reelwright.api`; the queue only decides when."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import time
@@ -91,8 +92,13 @@ class Studio:
                               fallback=self.settings.fallback)
 
     def check_generator(self, spec: str, options: dict[str, Any]) -> None:
-        """Unknown generators, missing extras and missing keys fail at submission, not in the worker."""
+        """Unknown generators, missing extras and missing keys fail at submission, not in the worker.
+        Options that would point the server's provider keys or files somewhere else are not the client's to set."""
         from ..generators.registry import get_generator
+
+        unsafe = sorted(k for k in options if _UNSAFE_OPTION.search(k))
+        if unsafe:
+            raise BriefError(f"generator option {unsafe[0]!r} can only be set on the server, not in a request")
 
         try:
             get_generator(spec, **options)
@@ -307,6 +313,10 @@ class Studio:
         if job.run_dir and not shared and Path(job.run_dir).resolve().is_relative_to(self.runs_dir.resolve()):
             shutil.rmtree(job.run_dir, ignore_errors=True)
         return job
+
+
+# Where a request could send the server's keys (a base URL) or read its files (a path): server configuration only.
+_UNSAFE_OPTION = re.compile(r"url|host|endpoint|key|token|secret|path|dir|file|transport|cert|proxy|upload", re.I)
 
 
 def fit_generation(plan: Plan, options: dict[str, Any]) -> None:
