@@ -63,6 +63,7 @@ class Studio:
         self.db = Database(self.home / "studio.sqlite3")
         self.queue = JobQueue(self.db, max_workers=max_workers, max_queued=max_queued, logs_dir=self.home / "logs")
         self.progress_book = ProgressBook()
+        self._plan_cache: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def start(self) -> None:
         self.queue.start()
@@ -272,16 +273,28 @@ class Studio:
 
     def facts(self, job: Job) -> dict[str, Any]:
         """Length and size as far as they are known: from the plan once there is one."""
-        seconds, size, cost = job.seconds, job.size, None
+        facts = {"seconds": job.seconds, "size": job.size, "estimated_cost_usd": None}
         if job.run_dir and job.kind in ("make", "regenerate", "edit"):
-            try:
-                plan = Plan.load(Path(job.run_dir) / "plan.json") if (Path(job.run_dir) / "plan.json").is_file() else None
-            except (BriefError, InputFileError):
-                plan = None
-            if plan is not None:
-                seconds, size = _seconds_text(plan.duration), f"{plan.width}x{plan.height}"
-                cost = plan.estimated_cost_usd
-        return {"seconds": seconds, "size": size, "estimated_cost_usd": cost}
+            facts.update(self._plan_facts(Path(job.run_dir) / "plan.json"))
+        return facts
+
+    def _plan_facts(self, path: Path) -> dict[str, Any]:
+        """Read a plan once per change: listing 20 videos while workers render must stay cheap."""
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return {}
+        cached = self._plan_cache.get(str(path))
+        if cached and cached[0] == stamp:
+            return cached[1]
+        try:
+            plan = Plan.load(path)
+        except (BriefError, InputFileError):
+            return {}
+        facts = {"seconds": _seconds_text(plan.duration), "size": f"{plan.width}x{plan.height}",
+                 "estimated_cost_usd": plan.estimated_cost_usd}
+        self._plan_cache[str(path)] = (stamp, facts)
+        return facts
 
     def upload(self, upload_id: str):
         up = self.db.get_upload(upload_id)
