@@ -202,3 +202,18 @@ def test_binding_beyond_localhost_without_a_token_is_refused(tmp_path):
                               "REELWRIGHT_HOME": str(tmp_path)})
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "needs a token" in run.stderr
+
+
+def test_stopping_the_server_puts_running_jobs_back_in_the_queue(tmp_path):
+    home = tmp_path / "home"
+    srv = ServerProcess(home).start()
+    try:
+        job = _submit(srv, prompt="a paper boat drifts down a rain gutter and into a puddle", duration=30)
+        run_dir = home / "runs" / job["run_id"]
+        wait_for(lambda: (run_dir / "state.json").is_file() and len(_accepted(run_dir)) >= 1, interval=0.01)
+        worker = _job_pid(home, job["id"])
+    finally:
+        srv.stop()  # SIGTERM: the server's shutdown stops its workers and requeues their jobs
+    assert srv.proc.returncode is not None
+    assert not _alive(worker)
+    assert _get_status(home, job["id"]) == "queued"

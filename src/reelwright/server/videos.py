@@ -153,13 +153,16 @@ async def read_body(request: Request, studio: Studio) -> dict[str, Any]:
         return data
     if not (ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded")):
         raise BriefError("send the body as JSON or as a multipart form")
+    from starlette.concurrency import run_in_threadpool
+
     from .uploads import store_upload
 
     form = await request.form()
     data: dict[str, Any] = {}
     for key, value in form.multi_items():
-        if hasattr(value, "read"):  # an uploaded file: checked and stored like any upload
-            up = store_upload(studio.db, studio.uploads_dir, value.file, name=getattr(value, "filename", "") or "")
+        if hasattr(value, "read"):  # an uploaded file: checked and stored like any upload (off the event loop)
+            up = await run_in_threadpool(store_upload, studio.db, studio.uploads_dir, value.file,
+                                         name=getattr(value, "filename", "") or "")
             value = {"upload_id": up.id}
         elif value == "":
             continue  # the SDK sends None as an empty field
