@@ -197,7 +197,7 @@ class Studio:
                      else self.settings.generator)
         job = self._job("extend", run=None, model=model, prompt=request, source_id=source.id if source else None,
                         spec={"source": str(video), "to_seconds": str(total), "request": request,
-                              "generator": generator}, seconds=_seconds_text(total), size=f"{info.width}x{info.height}")
+                              "generator": generator, "runs_dir": str(self.runs_dir)}, seconds=_seconds_text(total), size=f"{info.width}x{info.height}")
         return self.queue.submit(job)
 
     def submit_remix(self, source_id: str, prompt: str, *, model: str = "reelwright") -> Job:

@@ -47,7 +47,7 @@ def run_job(db: Database, job: Job) -> Path:
     if job.kind == "extend":
         from ..editing.extend import extend_video
 
-        runs_dir = default_runs_dir()
+        runs_dir = Path(spec["runs_dir"]) if spec.get("runs_dir") else default_runs_dir()
         before = set(runs_dir.iterdir()) if runs_dir.is_dir() else set()
         # The extension makes its own run folder; the bus records it as soon as it exists so events can be followed.
         delivery = extend_video(Path(spec["source"]), Fraction(spec["to_seconds"]), request=spec.get("request", ""),
