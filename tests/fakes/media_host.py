@@ -172,7 +172,8 @@ class FakeHTTP:
         # A route may answer with a body cut short (an "X-Truncate" header): Content-Length promises it all.
         truncate = bool(headers.pop("X-Truncate", None)) if headers else False
         h.send_response(status)
-        h.send_header("Content-Type", "application/json" if not isinstance(payload, bytes) else "application/octet-stream")
+        if not any(k.lower() == "content-type" for k in headers):
+            h.send_header("Content-Type", "application/json" if not isinstance(payload, bytes) else "application/octet-stream")
         for k, v in headers.items():
             h.send_header(k, str(v))
         h.send_header("Content-Length", str(len(data)))
