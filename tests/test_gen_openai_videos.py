@@ -251,3 +251,35 @@ def test_self_hosted_clips_cost_nothing_unless_priced(fake, tmp_path):
     assert make(fake).generate(request(tmp_path)).cost_usd == 0.0
     priced = make(fake, usd_per_second=0.02).generate(request(tmp_path))
     assert priced.cost_usd == pytest.approx(0.02 * 33 / 16)
+
+
+@pytest.mark.slow
+def test_cli_make_through_a_videos_server_delivers_the_exact_length(fake, tmp_path):
+    from tests.fakes.entry_points import cli_env
+    from tests.test_e2e_generators import DOG, assert_exact_video
+
+    fake.pending_polls = 0  # the CLI polls at the backend's real interval: answer on the first poll
+    out = tmp_path / "out.mp4"
+    env = cli_env(tmp_path / "eps", REELWRIGHT_OPENAI_VIDEOS_BASE_URL=fake.base_url)
+    argv = [sys.executable, "-m", "reelwright.cli", "make", DOG, "--generator", f"openai-videos:{WAN}",
+            "--duration", "12", "--resolution", "360p", "-o", str(out), "--runs-dir", str(tmp_path / "runs")]
+    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert_exact_video(out, 12)
+    forms = [fake.form(i).fields for i in range(len(fake.creates))]
+    assert forms and all(f["fps"] == "16" and (int(f["num_frames"]) - 1) % 4 == 0 for f in forms)
+    assert all(f["size"] == "640x368" for f in forms)  # 640x360 fitted to Wan's multiple of 16
+    assert "Sora" not in proc.stderr
+
+
+def test_cli_generators_lists_both_scale_out_backends_with_their_key_variables(tmp_path):
+    from tests.fakes.entry_points import cli_env
+
+    proc = subprocess.run([sys.executable, "-m", "reelwright.cli", "generators"], cwd=tmp_path,
+                          env={**cli_env(tmp_path / "eps"), "COLUMNS": "250"}, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {line.split("│")[1].strip(): line for line in proc.stdout.splitlines() if line.count("│") > 3}
+    assert "OPENAI_VIDEOS_API_KEY" in rows["openai-videos"] and "text image" in rows["openai-videos"]
+    assert "OPENROUTER_API_KEY" in rows["openrouter"] and "google/veo-3.1" in rows["openrouter"]
+    assert "4, 6, 8" in rows["openrouter"]

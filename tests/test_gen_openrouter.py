@@ -175,3 +175,30 @@ def test_unknown_options_are_refused():
 
 def test_the_duration_is_whole_seconds(fake, tmp_path):
     assert all(Fraction(d).denominator == 1 for d in make(fake).capabilities().allowed_durations())
+
+
+@pytest.mark.slow
+def test_cli_make_through_openrouter_records_the_real_cost(fake, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.fakes.entry_points import cli_env
+    from tests.test_e2e_generators import DOG, assert_exact_video
+
+    fake.pending_polls = 0  # the CLI polls at the backend's real interval: answer on the first poll
+    out, runs = tmp_path / "out.mp4", tmp_path / "runs"
+    env = cli_env(tmp_path / "eps", REELWRIGHT_OPENROUTER_BASE_URL=fake.base_url)
+    argv = [sys.executable, "-m", "reelwright.cli", "make", DOG, "--generator", "openrouter:google/veo-3.1",
+            "--duration", "10", "--resolution", "720p", "-o", str(out), "--runs-dir", str(runs)]
+    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert_exact_video(out, 10)
+    sent = [s.body["duration"] for s in fake.submissions]
+    assert sent and set(sent) <= {4, 6, 8}
+    report = json.loads(next(runs.glob("*/report.json")).read_text())
+    # Every job submitted was paid for at usage.cost (0.40/s in the fake's list): spent is their sum.
+    assert report["costs"]["spent_usd"] == pytest.approx(0.40 * sum(sent), abs=1e-4)
+    key = fake.api_key
+    assert key not in proc.stdout + proc.stderr
+    assert not [p for p in runs.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]

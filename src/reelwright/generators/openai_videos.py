@@ -201,7 +201,8 @@ class OpenAIVideosGenerator(Generator):
         else:
             durations = [Fraction(d) for d in (self.opts.durations or [4, 8, 12])]
             how = "whole seconds"
-        resolutions = self.opts.resolutions or ([preset.resolution] if preset else ["480p", "720p", "1080p"])
+        # The size is sent in pixels (fitted to the family's rules), so any resolution the brief knows will do.
+        resolutions = self.opts.resolutions or ["360p", "480p", "540p", "720p", "1080p"]
         return Capabilities(
             name=self.name, model=self.model or "(the server's model)", models=list(self._served or []),
             durations=durations, aspects=["16:9", "9:16", "1:1", "4:3", "3:4"], resolutions=resolutions,
