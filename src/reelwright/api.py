@@ -11,6 +11,7 @@ from .brief import Brief, Reference, check_reference_files
 from .director import Delivery, Director, Limits
 from .errors import BriefError, InputFileError, LimitExceeded
 from .events import EventBus
+from .executors import check_executor, wrap_generator
 from .generators.registry import get_generator
 from .media.ffmpeg import ffmpeg_exe
 from .plan import Plan
@@ -138,7 +139,8 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
     bus = bus or EventBus()
     llm = _make_llm(brief, kwargs)
     judge = _make_judge(llm, kwargs)
-    generator = get_generator(brief.generator, **kwargs.get("generator_options", {}))
+    check_executor(kwargs.get("executor"))
+    generator = _make_generator(brief, kwargs)
     run = RunDir.create(Path(runs_dir) if runs_dir else default_runs_dir(), brief)
     director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge,
                         concurrency=concurrency,
@@ -198,9 +200,17 @@ def resume_run(ref: str | Path, *, runs_dir: Path | str | None = None, output: P
         check_output_path(out)
     llm = _make_llm(brief, kwargs)
     director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), judge=_make_judge(llm, kwargs),
-                        generator_options=kwargs.get("generator_options"))
+                        generator=_make_generator(brief, kwargs))
     director.bus.emit("plan", "info", f"resuming run {run.id}: {len(state.accepted)} clips already accepted")
     return director.run_all(out)
+
+
+def _make_generator(brief: Brief, kwargs: dict[str, Any]):
+    """The brief's backend; with `executor="ray"`, a stand-in whose clips are made on the Ray cluster
+    (`ray_workers`, `ray_address` or RAY_ADDRESS)."""
+    generator = get_generator(brief.generator, **(kwargs.get("generator_options") or {}))
+    return wrap_generator(generator, kwargs.get("executor"), workers=kwargs.get("ray_workers"),
+                          address=kwargs.get("ray_address"))
 
 
 def _brief_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -103,8 +104,11 @@ class OmniFake(FakeService):
     content_modes: deque = field(default_factory=deque)
     create_failures: deque = field(default_factory=deque)
     jobs: dict[str, Job] = field(default_factory=dict)
+    live: int = 0  # jobs created and not yet deleted: a client that deletes when done has this many in flight
+    max_live: int = 0
 
     def __post_init__(self) -> None:
+        self._live_lock = threading.Lock()
         self.http = FakeHTTP(guard=self._auth_error)
         self.http.route("GET", lambda p: p == "/v1/models", self._models)
         self.http.route("POST", lambda p: p == "/v1/videos", self._create)
@@ -195,6 +199,9 @@ class OmniFake(FakeService):
             frames = (frames - 1) // self.frame_step * self.frame_step + 1  # what WanPipeline does (with a warning)
         job = Job(f"video_gen_{next(_ids):06d}", form, max(1, frames), fps, width, height, int(time.time()))
         self.jobs[job.id] = job
+        with self._live_lock:
+            self.live += 1
+            self.max_live = max(self.max_live, self.live)
         return 200, {}, self._record(job)
 
     def _record(self, job: Job) -> dict[str, Any]:
@@ -255,4 +262,6 @@ class OmniFake(FakeService):
         if job is None:
             return 404, {}, {"error": {"message": "Video not found", "type": "NotFoundError", "code": 404}}
         del self.jobs[job.id]
+        with self._live_lock:
+            self.live -= 1
         return 200, {}, {"id": job.id, "deleted": True, "object": "video.deleted"}
