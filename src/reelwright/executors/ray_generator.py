@@ -31,20 +31,6 @@ _FILE_FIELDS = ("image", "last_image", "extend_from", "edit_from")
 _LOCAL_ONLY = ("limiter", "sleep", "clock")
 
 
-def class_path(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def load_class(path: str) -> type[Generator]:
-    import importlib
-
-    module, _, name = path.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def pack_request(request: ClipRequest) -> dict[str, Any]:
     """The request as JSON plus the bytes of every local file it names."""
     files: dict[str, bytes] = {}
@@ -101,12 +87,13 @@ def raise_record(record: dict[str, Any]) -> None:
 class GeneratorWorker:
     """One backend instance on a cluster node, serving clips one at a time (the body of the actor)."""
 
-    def __init__(self, cls_path: str, model: str | None, options: dict[str, Any], limiter: Any,
+    def __init__(self, cls: type[Generator], model: str | None, options: dict[str, Any], limiter: Any,
                  rate_limited: bool):
+        # The class travels by reference when importable (a worker imports it), by value otherwise (a script's).
         opts = dict(options)
         if rate_limited:
             opts["limiter"] = ClusterRateLimiter(limiter)
-        self.generator = load_class(cls_path)(model, **opts)
+        self.generator = cls(model, **opts)
         self.limiter = limiter
         self.calls = 0
 
@@ -164,7 +151,7 @@ class RayGenerator(Generator):
         self.limiter = backend_limiter(inner.name, self.limit, rate_per_s, rate_burst)
         options = {k: v for k, v in inner.options.items() if k not in _LOCAL_ONLY}
         actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker)(GeneratorWorker)
-        self._actors = [actor.remote(class_path(type(inner)), inner.model or None, options, self.limiter,
+        self._actors = [actor.remote(type(inner), inner.model or None, options, self.limiter,
                                      rate_per_s is not None) for _ in range(workers)]
         self._idle: queue.Queue = queue.Queue()
         for a in self._actors:
