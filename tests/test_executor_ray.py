@@ -114,3 +114,25 @@ def test_make_with_ray_gives_the_local_pools_video_and_clip_fingerprints(cluster
         assert info.frames == 8 * 24 and abs(info.video_duration - 8) <= Fraction(1, 24)
     clips = sorted(p.name for p in (remote.run.root / "clips").glob("*.mp4"))
     assert clips == sorted(p.name for p in (local.run.root / "clips").glob("*.mp4"))
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_mid_clip_is_a_transient_error_and_is_replaced(cluster, tmp_path):
+    from reelwright.errors import TransientGeneratorError
+
+    fake = OmniFake(workdir=tmp_path, outcome="never")
+    try:
+        inner = OpenAIVideosGenerator(WAN, base_url=fake.base_url, poll_interval=0.05)
+        gen = RayGenerator(inner, workers=1, cpus_per_worker=0.25)
+        [before] = gen.stats()
+        killer = threading.Timer(3.0, lambda: ray.kill(gen._actors[0]))
+        killer.start()
+        with pytest.raises(TransientGeneratorError, match="Ray worker died making s0"):
+            gen.generate(request(tmp_path, 0))
+        fake.outcome = "ok"
+        assert probe_frames(gen.generate(request(tmp_path, 1)).path) == 17
+        [after] = gen.stats()
+        assert after["pid"] != before["pid"] and after["calls"] == 1
+        gen.close()
+    finally:
+        fake.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -147,9 +148,10 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
                         fallback="none" if kwargs.get("no_fallback") else kwargs.get("fallback"))
     if loaded_plan is not None:
         director.set_plan(loaded_plan)
-    if agent:
-        return _drive_with_agent(director, llm, brief, out)
-    return director.run_all(out)
+    with _released(generator):
+        if agent:
+            return _drive_with_agent(director, llm, brief, out)
+        return director.run_all(out)
 
 
 def _drive_with_agent(director: Director, llm: Any, brief: Brief, out: Path | None) -> Delivery:
@@ -202,7 +204,8 @@ def resume_run(ref: str | Path, *, runs_dir: Path | str | None = None, output: P
     director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), judge=_make_judge(llm, kwargs),
                         generator=_make_generator(brief, kwargs))
     director.bus.emit("plan", "info", f"resuming run {run.id}: {len(state.accepted)} clips already accepted")
-    return director.run_all(out)
+    with _released(director.generator):
+        return director.run_all(out)
 
 
 def _make_generator(brief: Brief, kwargs: dict[str, Any]):
@@ -211,6 +214,19 @@ def _make_generator(brief: Brief, kwargs: dict[str, Any]):
     generator = get_generator(brief.generator, **(kwargs.get("generator_options") or {}))
     return wrap_generator(generator, kwargs.get("executor"), workers=kwargs.get("ray_workers"),
                           address=kwargs.get("ray_address"))
+
+
+@contextlib.contextmanager
+def _released(generator: Any):
+    """Ray workers are let go when the run ends or stops (Ctrl-C included): clips in flight are cancelled,
+    not left running and billing. Local backends keep their clients (and the pipeline cache) as before."""
+    from .executors.ray_generator import RayGenerator
+
+    try:
+        yield
+    finally:
+        if isinstance(generator, RayGenerator):
+            generator.close()
 
 
 def _brief_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -49,21 +49,34 @@ class _BackendLimiter:
         self._tokens = float(self.burst)
         self._stamp = time.monotonic()
         self._token_lock = asyncio.Lock()
+        self._held: dict[str, int] = {}
         self.in_flight = 0
         self.max_in_flight = 0
         self.granted = 0
 
-    async def acquire(self) -> int:
-        """Wait for a slot; returns how many are in flight with this one."""
+    async def acquire(self, holder: str = "") -> int:
+        """Wait for a slot for `holder` (a worker's actor id); returns how many are in flight with this one."""
         await self._slots.acquire()
         self.in_flight += 1
         self.granted += 1
+        self._held[holder] = self._held.get(holder, 0) + 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         return self.in_flight
 
-    def release(self) -> None:
+    def release(self, holder: str = "") -> None:
+        if self._held.get(holder, 0) <= 0:
+            return  # already given back for a worker that died
+        self._held[holder] -= 1
         self.in_flight -= 1
         self._slots.release()
+
+    def forget(self, holder: str) -> int:
+        """Give back every slot a dead worker held (it can no longer release them); returns how many."""
+        count = self._held.pop(holder, 0)
+        for _ in range(count):
+            self.in_flight -= 1
+            self._slots.release()
+        return count
 
     async def token(self) -> float:
         """Wait for an API-call token (no-op without a rate); returns the seconds waited."""

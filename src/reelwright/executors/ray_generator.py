@@ -99,7 +99,8 @@ class GeneratorWorker:
 
     def generate(self, payload: dict[str, Any]) -> dict[str, Any]:
         ray = require_ray()
-        ray.get(self.limiter.acquire.remote())
+        me = ray.get_runtime_context().get_actor_id()
+        ray.get(self.limiter.acquire.remote(me))
         try:
             with tempfile.TemporaryDirectory(prefix="reelwright-clip-") as tmp:
                 folder = Path(tmp)
@@ -112,7 +113,7 @@ class GeneratorWorker:
                 self.calls += 1
                 return {"result": result.model_dump(mode="json"), "clip": Path(result.path).read_bytes()}
         finally:
-            self.limiter.release.remote()
+            self.limiter.release.remote(me)
 
     def stats(self) -> dict[str, Any]:
         """Which process serves, how many clips it made, and how many pipelines it holds (diffusers)."""
@@ -151,8 +152,9 @@ class RayGenerator(Generator):
         self.limiter = backend_limiter(inner.name, self.limit, rate_per_s, rate_burst)
         options = {k: v for k, v in inner.options.items() if k not in _LOCAL_ONLY}
         actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker)(GeneratorWorker)
-        self._actors = [actor.remote(type(inner), inner.model or None, options, self.limiter,
-                                     rate_per_s is not None) for _ in range(workers)]
+        self._spawn = lambda: actor.remote(type(inner), inner.model or None, options, self.limiter,
+                                           rate_per_s is not None)
+        self._actors = [self._spawn() for _ in range(workers)]
         self._idle: queue.Queue = queue.Queue()
         for a in self._actors:
             self._idle.put(a)
@@ -177,6 +179,15 @@ class RayGenerator(Generator):
                 self._in_flight.add(ref)
             try:
                 answer = ray.get(ref)
+            except ray.exceptions.RayActorError as exc:
+                # The worker (or its node) died: a fresh one takes its place, and the clip is worth another try.
+                self.limiter.forget.remote(actor._actor_id.hex())  # its slot died with it
+                with self._lock:
+                    self._actors = [a for a in self._actors if a is not actor]
+                    actor = self._spawn()
+                    self._actors.append(actor)
+                raise errors.TransientGeneratorError(f"a Ray worker died making {request.shot_id}: "
+                                                     f"{str(exc).splitlines()[0][:200]}") from exc
             except ray.exceptions.RayError as exc:
                 # A dead worker or node is the cluster's trouble, not the request's: worth another try.
                 raise errors.TransientGeneratorError(f"Ray worker failed: {type(exc).__name__}: "
