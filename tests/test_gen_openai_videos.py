@@ -260,9 +260,9 @@ def test_cli_make_through_a_videos_server_delivers_the_exact_length(fake, tmp_pa
 
     fake.pending_polls = 0  # the CLI polls at the backend's real interval: answer on the first poll
     out = tmp_path / "out.mp4"
-    env = cli_env(tmp_path / "eps", REELWRIGHT_OPENAI_VIDEOS_BASE_URL=fake.base_url)
+    env = cli_env(tmp_path / "eps")
     argv = [sys.executable, "-m", "reelwright.cli", "make", DOG, "--generator", f"openai-videos:{WAN}",
-            "--duration", "12", "--resolution", "360p", "-o", str(out), "--runs-dir", str(tmp_path / "runs")]
+            "--gen-base-url", fake.base_url, "--duration", "12", "--resolution", "360p", "-o", str(out), "--runs-dir", str(tmp_path / "runs")]
     proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert_exact_video(out, 12)
