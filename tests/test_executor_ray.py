@@ -136,3 +136,46 @@ def test_a_worker_that_dies_mid_clip_is_a_transient_error_and_is_replaced(cluste
         gen.close()
     finally:
         fake.close()
+
+
+@pytest.mark.slow
+def test_cli_make_on_a_local_head_node_delivers_the_dog_walk_exactly(tmp_path):
+    """A real `ray start --head` reached through RAY_ADDRESS, the real CLI, a /v1/videos backend."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.fakes.entry_points import cli_env
+    from tests.test_e2e_generators import DOG, assert_exact_video
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Ray's heads start with token authentication; clients joining one must say so (the token is in ~/.ray).
+    env = cli_env(tmp_path / "eps", RAY_ADDRESS=f"127.0.0.1:{port}", RAY_AUTH_MODE="token")
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    # --block keeps the head in this child process: ending it stops exactly the processes it started.
+    head = subprocess.Popen([ray_cli, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port",
+                             str(port), "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fake = OmniFake(workdir=tmp_path, pending_polls=0)
+    try:
+        deadline = time.monotonic() + 120
+        while subprocess.run([ray_cli, "status", "--address", f"127.0.0.1:{port}"], env=env,
+                             capture_output=True).returncode != 0:
+            assert head.poll() is None and time.monotonic() < deadline, "the Ray head did not come up"
+            time.sleep(2)
+        out = tmp_path / "out.mp4"
+        argv = [sys.executable, "-m", "reelwright.cli", "make", DOG, "--generator", f"openai-videos:{WAN}",
+                "--gen-base-url", fake.base_url, "--executor", "ray", "--workers", "4", "--duration", "12",
+                "--resolution", "360p", "-o", str(out), "--runs-dir", str(tmp_path / "runs")]
+        proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert_exact_video(out, 12)
+        assert fake.creates and fake.max_live == 1  # openai-videos allows one job per server: held by 4 workers
+        assert "local Ray instance" not in proc.stderr  # it joined the head, it did not start its own
+    finally:
+        fake.close()
+        head.terminate()
+        head.wait(timeout=120)
