@@ -179,3 +179,7 @@ def test_cli_make_on_a_local_head_node_delivers_the_dog_walk_exactly(tmp_path):
         fake.close()
         head.terminate()
         head.wait(timeout=120)
+        # `ray start` leaves its address for later ray.init() calls to join; forget ours, it is gone.
+        current = Path("/tmp/ray/ray_current_cluster")
+        if current.is_file() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink()

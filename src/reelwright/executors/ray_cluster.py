@@ -32,8 +32,12 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or None
     kwargs: dict[str, Any] = {"namespace": NAMESPACE, "include_dashboard": False, "log_to_driver": False}
-    if address is None and num_cpus is not None:
-        kwargs["num_cpus"] = num_cpus  # only a cluster started here can be sized here
+    if address is None:
+        # "local": a cluster of our own. Without it Ray would join whatever `ray start` last left its address
+        # in /tmp/ray (a stale one fails), which is not what a missing RAY_ADDRESS means.
+        address = "local"
+        if num_cpus is not None:
+            kwargs["num_cpus"] = num_cpus  # only a cluster started here can be sized here
     ray.init(address=address, **kwargs)
     return ray
 

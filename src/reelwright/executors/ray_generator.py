@@ -31,6 +31,14 @@ _FILE_FIELDS = ("image", "last_image", "extend_from", "edit_from")
 _LOCAL_ONLY = ("limiter", "sleep", "clock")
 
 
+def given_options(generator: Generator) -> dict[str, Any]:
+    """The options a backend was made with (those given, not its defaults), to make its twin on a worker."""
+    opts = getattr(generator, "opts", None)
+    if opts is not None and hasattr(opts, "model_fields_set"):
+        return {name: getattr(opts, name) for name in opts.model_fields_set}
+    return dict(getattr(generator, "options", {}) or {})
+
+
 def pack_request(request: ClipRequest) -> dict[str, Any]:
     """The request as JSON plus the bytes of every local file it names."""
     files: dict[str, bytes] = {}
@@ -144,13 +152,15 @@ class RayGenerator(Generator):
         self.inner = inner
         self.name = inner.name  # type: ignore[misc]  # the backend's name: prices, prompts and reports use it
         self.key_env = inner.key_env  # type: ignore[misc]
-        super().__init__(inner.model, **inner.options)
+        self.model = inner.model
+        self.options = given_options(inner)
+        self.opts = getattr(inner, "opts", None)  # the backend's own: the stand-in takes no options of its own
         self._caps = inner.capabilities()
         self.limit = limit or self._caps.concurrency
         self.workers = workers
         ray = connect(address, num_cpus=num_cpus)
         self.limiter = backend_limiter(inner.name, self.limit, rate_per_s, rate_burst)
-        options = {k: v for k, v in inner.options.items() if k not in _LOCAL_ONLY}
+        options = {k: v for k, v in given_options(inner).items() if k not in _LOCAL_ONLY}
         actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker)(GeneratorWorker)
         self._spawn = lambda: actor.remote(type(inner), inner.model or None, options, self.limiter,
                                            rate_per_s is not None)
