@@ -23,6 +23,7 @@ from reelwright.generators.base import ClipRequest
 from reelwright.generators.jobs import RetryPolicy, probe_clip
 from reelwright.generators.openai_videos import OpenAIVideosGenerator
 from tests.fakes.gen_helpers import png, probe_frames
+from tests.fakes.media_host import Download
 from tests.fakes.openai_videos_server import OmniFake
 
 WAN = "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
@@ -206,10 +207,11 @@ def test_fractional_seconds_are_refused_before_a_generic_server_sees_them(fake, 
     assert fake.creates == []
 
 
-def test_a_request_the_server_refuses_is_a_brief_error_quoting_it(fake, tmp_path):
+def test_a_request_the_server_refuses_is_not_retried_and_quotes_it(fake, tmp_path):
     fake.create_failures.append((400, "num_frames exceeds the model's limit"))
-    with pytest.raises(BriefError, match="HTTP 400.*num_frames exceeds"):
+    with pytest.raises(GeneratorError, match="HTTP 400.*num_frames exceeds") as err:
         make(fake).generate(request(tmp_path))
+    assert not isinstance(err.value, (TransientGeneratorError, ModerationError)) and len(fake.creates) == 1
 
 
 def test_overload_is_retried(fake, tmp_path):
@@ -218,13 +220,19 @@ def test_overload_is_retried(fake, tmp_path):
     assert probe_frames(result.path) == 33 and len(fake.creates) == 2
 
 
-def test_a_truncated_download_is_retried_then_reported(fake, tmp_path):
-    fake.content_modes.extend(["truncated"])
-    assert probe_frames(make(fake).generate(request(tmp_path)).path) == 33
-    fake.content_modes.extend(["truncated"] * 2)
+def test_a_truncated_download_is_reported_and_leaves_nothing(fake, tmp_path):
+    fake.downloads.append(Download("truncated"))
     with pytest.raises(ExpiredResultError, match="truncated"):
-        make(fake, delete_after=False).generate(request(tmp_path, out_path=tmp_path / "out" / "s2.mp4"))
-    assert not (tmp_path / "out" / "s2.mp4").exists()
+        make(fake).generate(request(tmp_path))
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_content_gone_once_is_asked_for_again_and_twice_is_an_expired_result(fake, tmp_path):
+    fake.downloads.append(Download("expired", 404))
+    assert probe_frames(make(fake).generate(request(tmp_path)).path) == 33
+    fake.downloads.extend([Download("expired", 410), Download("expired", 410)])
+    with pytest.raises(ExpiredResultError, match="expired or is gone.*HTTP 410"):
+        make(fake).generate(request(tmp_path, out_path=tmp_path / "out" / "s2.mp4"))
 
 
 def test_the_job_is_deleted_from_the_server_once_downloaded(fake, tmp_path):

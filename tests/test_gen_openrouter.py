@@ -19,6 +19,7 @@ from reelwright.generators.base import ClipRequest
 from reelwright.generators.jobs import RetryPolicy, probe_clip
 from reelwright.generators.openrouter import OpenRouterGenerator
 from tests.fakes.gen_helpers import png, probe_frames
+from tests.fakes.media_host import Download
 from tests.fakes.openrouter_server import OpenRouterFake
 
 
@@ -152,14 +153,17 @@ def test_an_expired_job_is_an_expired_result_error(fake, tmp_path):
         make(fake).generate(request(tmp_path))
 
 
-def test_a_truncated_download_is_fetched_again(fake, tmp_path):
-    fake.content_modes.append("truncated")
+def test_a_truncated_download_is_reported_and_leaves_nothing(fake, tmp_path):
+    fake.downloads.append(Download("truncated"))
+    with pytest.raises(ExpiredResultError, match="truncated"):
+        make(fake).generate(request(tmp_path))
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_video_gone_once_is_fetched_again(fake, tmp_path):
+    fake.downloads.append(Download("expired", 410))
     result = make(fake).generate(request(tmp_path))
     assert probe_frames(result.path) == 96 and fake.jobs[result.job_id].downloads == 2
-    fake.content_modes.extend(["truncated", "truncated"])
-    with pytest.raises(ExpiredResultError, match="truncated"):
-        make(fake).generate(request(tmp_path, out_path=tmp_path / "out" / "s2.mp4"))
-    assert not (tmp_path / "out" / "s2.mp4").exists()
 
 
 def test_a_job_that_never_finishes_times_out(fake, tmp_path):

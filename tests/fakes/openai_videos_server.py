@@ -87,21 +87,21 @@ class Job:
 @dataclass
 class OmniFake(FakeService):
     """Knobs: `model` (the one served), `api_key` (None: no auth, like `vllm serve` without --api-key),
-    `outcome` ('ok', 'failed', 'never'), `failure` (the failed job's message), `pending_polls`,
-    `content_modes` (queue of 'ok' | 'truncated' for the next content GETs), `create_failures` (queue of
-    (status, message))."""
+    `outcome` ('ok', 'failed', 'moderated', 'never'), `failure` (the failed job's message), `pending_polls`,
+    `downloads` (the shared queue of `Download` behaviours for the next content GETs: whole, expired with a
+    status, truncated), `create_failures` (queue of (status, message) or (status, message, retry_after))."""
 
     workdir: Path
     model: str = "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
     api_key: str | None = None
     outcome: str = "ok"
     failure: str = "CUDA out of memory"
+    moderation: str = "Prompt rejected by the safety checker"
     pending_polls: int = 2
     default_frames: int = 81  # the Wan pipeline's default when neither num_frames nor seconds is sent
     default_fps: int = 24  # vLLM-Omni's DEFAULT_FPS
     multiple: int = 16  # Wan: height and width must be divisible by 16
     frame_step: int = 4  # Wan rounds num_frames to 4k+1
-    content_modes: deque = field(default_factory=deque)
     create_failures: deque = field(default_factory=deque)
     jobs: dict[str, Job] = field(default_factory=dict)
     live: int = 0  # jobs created and not yet deleted: a client that deletes when done has this many in flight
@@ -146,8 +146,9 @@ class OmniFake(FakeService):
 
     def _create(self, req: Recorded) -> tuple[int, dict, Any]:
         if self.create_failures:
-            status, message = self.create_failures.popleft()
-            return status, {}, {"error": {"message": message, "type": "error", "code": status}}
+            status, message, *hint = self.create_failures.popleft()
+            headers = {"Retry-After": hint[0]} if hint and hint[0] is not None else {}
+            return status, headers, {"error": {"message": message, "type": "error", "code": status}}
         form = parse_multipart(req)
         if form is None:
             return self._invalid("prompt", "Field required (the endpoint takes multipart/form-data)")
@@ -230,6 +231,8 @@ class OmniFake(FakeService):
                 job.status = "queued" if job.polls == 1 else "in_progress"
             elif self.outcome == "failed":
                 job.status, job.error = "failed", {"code": "generation_failed", "message": self.failure}
+            elif self.outcome == "moderated":
+                job.status, job.error = "failed", {"code": "content_filter", "message": self.moderation}
             elif job.width % self.multiple or job.height % self.multiple:
                 job.status = "failed"
                 job.error = {"code": "generation_failed", "message": f"`height` and `width` have to be divisible "
@@ -252,10 +255,15 @@ class OmniFake(FakeService):
         if job.status != "completed" or job.path is None:
             return 400, {}, {"error": {"message": f"Video {job.id} is not completed (status: {job.status})",
                                        "type": "BadRequestError", "code": 400}}
+        behaviour = self.http.downloads.popleft() if self.http.downloads else None
+        if behaviour is not None and behaviour.mode == "expired":
+            return behaviour.status, {}, {"error": {"message": "Video content is no longer stored",
+                                                    "type": "NotFoundError", "code": behaviour.status}}
         data = job.path.read_bytes()
-        if self.content_modes and self.content_modes.popleft() == "truncated":
-            return 200, {"X-Truncate": "1"}, data
-        return 200, {}, data
+        headers = {"Content-Type": "video/mp4"}
+        if behaviour is not None and behaviour.mode == "truncated":
+            headers["X-Truncate"] = "1"
+        return 200, headers, data
 
     def _delete(self, req: Recorded) -> tuple[int, dict, Any]:
         job = self._job(req)

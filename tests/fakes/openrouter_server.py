@@ -75,19 +75,19 @@ class Job:
 
 @dataclass
 class OpenRouterFake(FakeService):
-    """Knobs: `outcome` ('ok', 'failed', 'cancelled', 'expired', 'never'), `failure`, `pending_polls`,
-    `report_cost` (False: completed jobs carry no usage.cost), `submit_failures` (queue of (status, message,
-    retry_after)), `content_modes` (queue of 'ok' | 'truncated')."""
+    """Knobs: `outcome` ('ok', 'failed', 'moderated', 'cancelled', 'expired', 'never'), `failure`,
+    `pending_polls`, `report_cost` (False: completed jobs carry no usage.cost), `submit_failures` (queue of
+    (status, message, retry_after)), `downloads` (the shared queue of `Download` behaviours for content GETs)."""
 
     workdir: Path
     api_key: str = "sk-or-test-key"
     outcome: str = "ok"
     failure: str = "Provider returned error"
+    moderation: str = "The request was blocked by the provider's content moderation"
     pending_polls: int = 2
     report_cost: bool = True
     scale: int = 8  # outputs are made 1/scale of the real pixels per side (1: the real size)
     submit_failures: deque = field(default_factory=deque)
-    content_modes: deque = field(default_factory=deque)
     jobs: dict[str, Job] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -159,8 +159,8 @@ class OpenRouterFake(FakeService):
             job.polls += 1
             if self.outcome == "never" or job.polls <= self.pending_polls:
                 job.status = "pending" if job.polls == 1 else "in_progress"
-            elif self.outcome in ("failed", "cancelled", "expired"):
-                job.status = self.outcome
+            elif self.outcome in ("failed", "cancelled", "expired", "moderated"):
+                job.status = "failed" if self.outcome == "moderated" else self.outcome
             else:
                 b = job.body
                 model = next(m for m in MODELS if m["id"] == b["model"])
@@ -171,7 +171,7 @@ class OpenRouterFake(FakeService):
                 job.status = "completed"
         state = {**base, "status": job.status}
         if job.status == "failed":
-            state["error"] = self.failure
+            state["error"] = self.moderation if self.outcome == "moderated" else self.failure
         if job.status == "completed":
             content = f"{self.base_url}/videos/{job.id}/content?index=0"
             state.update(generation_id=f"gen-{job.id[-8:]}", unsigned_urls=[content])
@@ -193,7 +193,10 @@ class OpenRouterFake(FakeService):
         if index != 0:
             return self._error(404, f"No output at index {index}")
         job.downloads += 1
+        behaviour = self.http.downloads.popleft() if self.http.downloads else None
+        if behaviour is not None and behaviour.mode == "expired":
+            return self._error(behaviour.status, "The stored video is no longer available")
         headers = {"Content-Type": "video/mp4"}
-        if self.content_modes and self.content_modes.popleft() == "truncated":
+        if behaviour is not None and behaviour.mode == "truncated":
             headers["X-Truncate"] = "1"
         return 200, headers, job.path.read_bytes()

@@ -30,6 +30,7 @@ from ..timing import fraction_str
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 from .diffusers_presets import Preset, fit_size, guess_class, preset_for
 from .jobs import (
+    EXPIRED_STATUSES,
     LazyClient,
     RateLimiter,
     RetryPolicy,
@@ -76,6 +77,7 @@ class OpenAIVideosOptions(BaseModel):
     timeout: float = Field(default=120.0, gt=0)
     retry: RetryPolicy = RetryPolicy()
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
     rate_per_s: float | None = Field(default=None, gt=0)
     rate_burst: int = Field(default=1, ge=1)
     limiter: Any = None  # a shared RateLimiter (or a cluster-wide one with the same acquire())
@@ -95,9 +97,6 @@ def _map_error(exc: BaseException) -> BaseException | None:
         return ModerationError(f"the video server refused the request: {message}")
     if exc.status_code == 401:
         return ConfigError(f"the video server refused the key (HTTP 401): set {KEY_ENV} to a key it accepts")
-    if exc.status_code in (400, 404, 422):
-        # The request broke the server's own rules (a size, a frame count): a person must change it.
-        return BriefError(f"the video server refused the request (HTTP {exc.status_code}): {message}")
     return error_for_status(exc.status_code, message, retry_after=retry_after_from_headers(exc.response.headers),
                             provider="openai-videos")
 
@@ -351,7 +350,8 @@ class OpenAIVideosGenerator(Generator):
         try:
             return poll_until(lambda: self._retrieve(client, video_id), is_done=lambda j: j.status in DONE,
                               interval=self.opts.poll_interval, deadline_s=self.opts.deadline_s,
-                              sleep=self.opts.sleep, progress=pending, what=f"video job {video_id}")
+                              sleep=self.opts.sleep, clock=self.opts.clock, progress=pending,
+                              what=f"video job {video_id}")
         except GeneratorError as exc:
             if "timed out" in str(exc):
                 self._delete(client, video_id)  # DELETE aborts the engine's work too
@@ -375,7 +375,8 @@ class OpenAIVideosGenerator(Generator):
         raise GeneratorError(f"video job {job.id} failed [{code or 'no code'}]: {message}")
 
     def _fetch(self, client, video_id: str, dest: Path) -> None:
-        """Download the content; the server keeps it, so a cut-off body is fetched once more before giving up."""
+        """Download the content. A gone result is asked for once more (a proxy in front may have lost its
+        copy while the engine still has it); a cut-off body is reported, never patched up."""
         from ..errors import ExpiredResultError
 
         for attempt in (1, 2):
@@ -383,8 +384,8 @@ class OpenAIVideosGenerator(Generator):
                 call_with_retries(lambda: self._download(client, video_id, dest, self._h), policy=self.opts.retry,
                                   sleep=self.opts.sleep, map_error=_map_error)
                 return
-            except ExpiredResultError:
-                if attempt == 2:
+            except ExpiredResultError as exc:
+                if attempt == 2 or "truncated" in str(exc):
                     raise
 
     @staticmethod
@@ -411,6 +412,10 @@ class OpenAIVideosGenerator(Generator):
             os.replace(tmp, dest)
             return dest
         except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            if status in EXPIRED_STATUSES:
+                raise ExpiredResultError(f"the result of video job {video_id} expired or is gone "
+                                         f"(HTTP {status})") from exc
             # The SDK streams through its own httpx fork: a body cut short surfaces as its protocol error.
             if type(exc).__name__ == "RemoteProtocolError":
                 raise ExpiredResultError(f"the content of video job {video_id} was truncated: {exc}") from exc

@@ -32,6 +32,7 @@ from ..errors import (
 from ..timing import fraction_str
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 from .jobs import (
+    EXPIRED_STATUSES,
     LazyClient,
     RateLimiter,
     RetryPolicy,
@@ -104,6 +105,7 @@ class OpenRouterOptions(BaseModel):
     app_title: str = "reelwright"
     retry: RetryPolicy = RetryPolicy()
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
     rate_per_s: float | None = Field(default=None, gt=0)
     rate_burst: int = Field(default=1, ge=1)
     limiter: Any = None
@@ -130,8 +132,6 @@ def _map_error(exc: BaseException) -> BaseException | None:
         return ConfigError(f"OpenRouter: the account has no credit left (HTTP 402: {message})")
     if status in (400, 403) and any(w in message.lower() for w in _MODERATION_WORDS):
         return ModerationError(f"OpenRouter refused the request: {message}")
-    if status == 400:
-        return BriefError(f"OpenRouter refused the request (HTTP 400): {message}")
     return error_for_status(status, message, retry_after=retry_after_from_headers(exc.headers), provider="openrouter")
 
 
@@ -297,6 +297,7 @@ class OpenRouterGenerator(Generator):
     def _wait(self, client, job_id: str, report: ProgressFn):
         return poll_until(lambda: self._poll(client, job_id), is_done=lambda j: j.status in TERMINAL,
                           interval=self.opts.poll_interval, deadline_s=self.opts.deadline_s, sleep=self.opts.sleep,
+                          clock=self.opts.clock,
                           progress=lambda j: report(0.3 if j.status == "in_progress" else 0.05,
                                                     f"openrouter job {job_id}: {j.status}"),
                           what=f"openrouter job {job_id}")
@@ -318,8 +319,8 @@ class OpenRouterGenerator(Generator):
                 call_with_retries(lambda: self._download(client, job_id, dest), policy=self.opts.retry,
                                   sleep=self.opts.sleep, map_error=_map_error)
                 return
-            except ExpiredResultError:
-                if attempt == 2:
+            except ExpiredResultError as exc:
+                if attempt == 2 or "truncated" in str(exc):
                     raise
 
     def _download(self, client, job_id: str, dest: Path) -> Path:
@@ -333,7 +334,14 @@ class OpenRouterGenerator(Generator):
         try:
             with os.fdopen(fd, "wb") as out:
                 self._limit()
-                resp = client.video_generation.get_video_content(job_id=job_id, index=0)
+                try:
+                    resp = client.video_generation.get_video_content(job_id=job_id, index=0)
+                except Exception as exc:
+                    status = getattr(exc, "status_code", None)
+                    if status in EXPIRED_STATUSES:
+                        raise ExpiredResultError(f"the video of openrouter job {job_id} expired or is gone "
+                                                 f"(HTTP {status})") from exc
+                    raise
                 got = 0
                 try:
                     declared = resp.headers.get("content-length")
