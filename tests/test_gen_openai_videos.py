@@ -23,6 +23,7 @@ from reelwright.generators.base import ClipRequest
 from reelwright.generators.jobs import RetryPolicy, probe_clip
 from reelwright.generators.openai_videos import OpenAIVideosGenerator
 from tests.fakes.gen_helpers import png, probe_frames
+from tests.gen_contract import BackendContract
 from tests.fakes.media_host import Download
 from tests.fakes.openai_videos_server import OmniFake
 
@@ -291,3 +292,55 @@ def test_cli_generators_lists_both_scale_out_backends_with_their_key_variables(t
     assert "OPENAI_VIDEOS_API_KEY" in rows["openai-videos"] and "text image" in rows["openai-videos"]
     assert "OPENROUTER_API_KEY" in rows["openrouter"] and "google/veo-3.1" in rows["openrouter"]
     assert "4, 6, 8" in rows["openrouter"]
+
+
+class TestOpenAIVideosContract(BackendContract):
+    key_vars = ("OPENAI_VIDEOS_API_KEY",)
+    expected_frames = 33
+    expected_size = (160, 96)  # 160x90 asked, fitted to Wan's multiple of 16
+    moderation_match = "safety checker"
+    failure_match = "shape mismatch"
+    cancels_on_deadline = True  # DELETE /v1/videos/{id} aborts the engine's work
+
+    def start_fake(self, media, monkeypatch):
+        server = OmniFake(workdir=media, api_key="omni-contract-key")
+        monkeypatch.setenv("OPENAI_VIDEOS_API_KEY", server.api_key)
+        monkeypatch.delenv("REELWRIGHT_OPENAI_VIDEOS_BASE_URL", raising=False)
+        return server
+
+    def generator(self, fake, clock, **options):
+        return OpenAIVideosGenerator(WAN, base_url=fake.base_url, **{"poll_interval": 1.0, "sleep": clock.sleep,
+                                                                     "clock": clock, **options})
+
+    def request(self, tmp_path):
+        return request(tmp_path)
+
+    def fail_submit(self, fake, status, message, retry_after=None):
+        fake.create_failures.append((status, message, retry_after))
+
+    def submit_attempts(self, fake):
+        return len(fake.creates)
+
+    def set_outcome(self, fake, outcome):
+        fake.outcome = outcome
+        if outcome == "failed":
+            fake.failure = "pipeline crashed: shape mismatch in the VAE decoder"
+
+    def polls(self, fake):
+        return len([r for r in fake.requests("GET", "/v1/videos/") if not r.path.endswith("/content")])
+
+    def cancel_requests(self, fake):
+        return len(fake.requests("DELETE"))
+
+    def test_contract_a_missing_key_names_its_env_var_before_any_request(self, service, clock, tmp_path, monkeypatch):
+        # The key is optional here (keyless servers are the common case): a server that wants one refuses
+        # the first call, and the error names the variable to set.
+        monkeypatch.delenv("OPENAI_VIDEOS_API_KEY", raising=False)
+        with pytest.raises(ConfigError, match="OPENAI_VIDEOS_API_KEY"):
+            self.make(service, clock).generate(self.request(tmp_path))
+        assert fake_creates_refused(service)
+
+
+def fake_creates_refused(fake) -> bool:
+    """Nothing was made: the only calls were refused for want of a key."""
+    return fake.creates == [] and fake.jobs == {}

@@ -19,6 +19,7 @@ from reelwright.generators.base import ClipRequest
 from reelwright.generators.jobs import RetryPolicy, probe_clip
 from reelwright.generators.openrouter import OpenRouterGenerator
 from tests.fakes.gen_helpers import png, probe_frames
+from tests.gen_contract import BackendContract
 from tests.fakes.media_host import Download
 from tests.fakes.openrouter_server import OpenRouterFake
 
@@ -206,3 +207,39 @@ def test_cli_make_through_openrouter_records_the_real_cost(fake, tmp_path):
     key = fake.api_key
     assert key not in proc.stdout + proc.stderr
     assert not [p for p in runs.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
+
+
+class TestOpenRouterContract(BackendContract):
+    key_vars = ("OPENROUTER_API_KEY",)
+    expected_frames = 96
+    expected_size = (1280, 720)
+    moderation_match = "content moderation"
+    failure_match = "upstream 500"
+    cancels_on_deadline = False  # the video API has no cancel call
+
+    def start_fake(self, media, monkeypatch):
+        server = OpenRouterFake(workdir=media, scale=1)
+        monkeypatch.setenv("OPENROUTER_API_KEY", server.api_key)
+        monkeypatch.delenv("REELWRIGHT_OPENROUTER_BASE_URL", raising=False)
+        return server
+
+    def generator(self, fake, clock, **options):
+        return OpenRouterGenerator("google/veo-3.1", base_url=fake.base_url,
+                                   **{"poll_interval": 1.0, "sleep": clock.sleep, "clock": clock, **options})
+
+    def request(self, tmp_path):
+        return request(tmp_path)
+
+    def fail_submit(self, fake, status, message, retry_after=None):
+        fake.submit_failures.append((status, message, retry_after))
+
+    def submit_attempts(self, fake):
+        return len(fake.submissions)
+
+    def set_outcome(self, fake, outcome):
+        fake.outcome = outcome
+        if outcome == "failed":
+            fake.failure = "Provider returned error: upstream 500"
+
+    def polls(self, fake):
+        return len([r for r in fake.requests("GET", "/api/v1/videos/gen-vid") if "/content" not in r.path])

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from ..errors import MissingDependencyError
+from ..generators.ratelimit import RateLimiter
 
 NAMESPACE = "reelwright"
 
@@ -99,6 +100,19 @@ class _BackendLimiter:
                 await asyncio.sleep(wait)
                 waited += wait
 
+    async def try_token(self) -> bool:
+        """Take a token if one is there; never waits."""
+        if not self.rate:
+            return True
+        async with self._token_lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            if self._tokens >= 1 - 1e-9:
+                self._tokens -= 1
+                return True
+            return False
+
     def stats(self) -> dict[str, Any]:
         return {"concurrency": self.concurrency, "in_flight": self.in_flight, "max_in_flight": self.max_in_flight,
                 "granted": self.granted}
@@ -112,12 +126,15 @@ def backend_limiter(backend: str, concurrency: int, rate_per_s: float | None = N
                          max_concurrency=1000).remote(concurrency, rate_per_s, burst)
 
 
-class ClusterRateLimiter:
-    """A `RateLimiter` look-alike for adapters' `limiter=` option: each API call takes a token from the
-    backend's limiter actor, so the provider's request rate holds across the whole cluster."""
+class ClusterRateLimiter(RateLimiter):
+    """A `RateLimiter` for adapters' `limiter=` option whose tokens come from the backend's limiter actor,
+    so the provider's request rate holds across the whole cluster (no local bucket at all)."""
 
-    def __init__(self, actor: Any):
+    def __init__(self, actor: Any):  # noqa: D107 - deliberately not the local bucket's __init__
         self.actor = actor
+
+    def try_acquire(self) -> bool:
+        return require_ray().get(self.actor.try_token.remote())
 
     def acquire(self) -> float:
         ray = require_ray()

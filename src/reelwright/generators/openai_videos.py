@@ -16,14 +16,12 @@ import math
 import os
 import tempfile
 import threading
-import time
 import warnings
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..errors import BriefError, ConfigError, GeneratorError, ModerationError, TransientGeneratorError
 from ..timing import fraction_str
@@ -32,8 +30,6 @@ from .diffusers_presets import Preset, fit_size, guess_class, preset_for
 from .jobs import (
     EXPIRED_STATUSES,
     LazyClient,
-    RateLimiter,
-    RetryPolicy,
     accept_clip,
     call_with_retries,
     error_for_status,
@@ -41,6 +37,7 @@ from .jobs import (
     retry_after_from_headers,
     validate_request,
 )
+from .options import JobOptions
 from .prices import price_date, price_per_second
 
 # openai 3.x marks every `videos` method deprecated because OpenAI's own Sora service closed; the job shape
@@ -53,10 +50,9 @@ DONE = ("completed", "failed")
 _MODERATION_WORDS = ("moderation", "safety", "content policy", "nsfw", "unsafe")
 
 
-class OpenAIVideosOptions(BaseModel):
-    """What the `openai-videos` backend takes (unknown keys are refused)."""
+class OpenAIVideosOptions(JobOptions):
+    """What the `openai-videos` backend takes, beyond polling, retries and limits (unknown keys are refused)."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     base_url: str | None = None
     engine: Literal["vllm-omni", "generic"] = "vllm-omni"  # which extras the server documents
     count: Literal["auto", "frames", "seconds"] = "auto"  # auto: frames for a known open family
@@ -71,16 +67,9 @@ class OpenAIVideosOptions(BaseModel):
     extra_params: dict[str, Any] = Field(default_factory=dict)  # model-specific, sent JSON-encoded
     usd_per_second: float | None = Field(default=None, ge=0.0)  # self-hosted: 0 unless said
     concurrency: int = Field(default=1, ge=1)  # one GPU server runs one job at a time
-    poll_interval: float = Field(default=2.0, ge=0.0)
     deadline_s: float = Field(default=1800.0, gt=0)
     delete_after: bool = True  # free the server's stored copy once the clip is here
     timeout: float = Field(default=120.0, gt=0)
-    retry: RetryPolicy = RetryPolicy()
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    rate_per_s: float | None = Field(default=None, gt=0)
-    rate_burst: int = Field(default=1, ge=1)
-    limiter: Any = None  # a shared RateLimiter (or a cluster-wide one with the same acquire())
 
 
 def _map_error(exc: BaseException) -> BaseException | None:
@@ -118,16 +107,13 @@ class OpenAIVideosGenerator(Generator):
 
     name = "openai-videos"
     key_env = KEY_ENV
+    Options = OpenAIVideosOptions
+    opts: OpenAIVideosOptions
 
     def __init__(self, model: str | None = None, **options: Any):
-        try:
-            self.opts = OpenAIVideosOptions(**options)
-        except ValueError as exc:
-            raise ConfigError(f"openai-videos options: {str(exc).splitlines()[0]} ({exc})") from None
         super().__init__(model or "", **options)
         self.base_url = self.opts.base_url or os.environ.get(BASE_URL_ENV, "").strip() or None
-        self.limiter = self.opts.limiter or (RateLimiter(self.opts.rate_per_s, self.opts.rate_burst)
-                                             if self.opts.rate_per_s else None)
+        self.limiter = self.opts.make_limiter()
         self._client = LazyClient(self._new_client)
         self._served: list[str] | None = None
         self._served_lock = threading.Lock()

@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-import time
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -34,8 +32,6 @@ from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 from .jobs import (
     EXPIRED_STATUSES,
     LazyClient,
-    RateLimiter,
-    RetryPolicy,
     accept_clip,
     call_with_retries,
     data_uri,
@@ -45,6 +41,7 @@ from .jobs import (
     retry_after_from_headers,
     validate_request,
 )
+from .options import JobOptions
 from .prices import price_date, price_per_second
 
 DEFAULT_MODEL = "google/veo-3.1"
@@ -93,22 +90,14 @@ KNOWN: dict[str, ModelInfo] = {m.id: m for m in [
 ]}
 
 
-class OpenRouterOptions(BaseModel):
-    """What the `openrouter` backend takes (unknown keys are refused)."""
+class OpenRouterOptions(JobOptions):
+    """What the `openrouter` backend takes, beyond polling, retries and limits (unknown keys are refused)."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     base_url: str | None = None
-    concurrency: int = Field(default=2, ge=1)
     poll_interval: float = Field(default=10.0, ge=0.0)  # OpenRouter recommends polling every 10-30 s
     deadline_s: float = Field(default=1200.0, gt=0)
     timeout: float = Field(default=120.0, gt=0)
     app_title: str = "reelwright"
-    retry: RetryPolicy = RetryPolicy()
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    rate_per_s: float | None = Field(default=None, gt=0)
-    rate_burst: int = Field(default=1, ge=1)
-    limiter: Any = None
 
 
 def _error_message(exc: Any) -> str:
@@ -140,16 +129,13 @@ class OpenRouterGenerator(Generator):
 
     name = "openrouter"
     key_env = KEY_ENV
+    Options = OpenRouterOptions
+    opts: OpenRouterOptions
 
     def __init__(self, model: str | None = None, **options: Any):
-        try:
-            self.opts = OpenRouterOptions(**options)
-        except ValueError as exc:
-            raise ConfigError(f"openrouter options: {exc}") from None
         super().__init__(model or DEFAULT_MODEL, **options)
         self.base_url = (self.opts.base_url or os.environ.get(BASE_URL_ENV, "").strip() or None)
-        self.limiter = self.opts.limiter or (RateLimiter(self.opts.rate_per_s, self.opts.rate_burst)
-                                             if self.opts.rate_per_s else None)
+        self.limiter = self.opts.make_limiter()
         self._client = LazyClient(self._new_client)
         self._catalog: dict[str, ModelInfo] | None = None
         self._catalog_lock = threading.Lock()
