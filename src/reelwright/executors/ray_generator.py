@@ -159,6 +159,9 @@ class RayGenerator(Generator):
         self.limit = limit or self._caps.concurrency
         self.workers = workers
         ray = connect(address, num_cpus=num_cpus)
+        # A rate given to the backend itself (rate_per_s) becomes the cluster's: one bucket for all workers.
+        rate_per_s = rate_per_s or getattr(self.opts, "rate_per_s", None)
+        rate_burst = max(rate_burst, getattr(self.opts, "rate_burst", 1) or 1)
         self.limiter = backend_limiter(inner.name, self.limit, rate_per_s, rate_burst)
         options = {k: v for k, v in given_options(inner).items() if k not in _LOCAL_ONLY}
         actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker)(GeneratorWorker)
