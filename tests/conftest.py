@@ -16,7 +16,8 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     for var in ("XAI_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
                 "REPLICATE_API_TOKEN", "FAL_KEY", "RUNWAYML_API_SECRET", "LUMAAI_API_KEY", "OPENAI_BASE_URL",
                 "GOOGLE_CLOUD_PROJECT", "GOOGLE_GENAI_USE_VERTEXAI", "REELWRIGHT_PRICES", "REELWRIGHT_GENERATOR",
-                "REELWRIGHT_LLM"):
+                "REELWRIGHT_LLM", "OPENROUTER_API_KEY", "OPENAI_VIDEOS_API_KEY", "REELWRIGHT_OPENAI_VIDEOS_BASE_URL",
+                "REELWRIGHT_OPENROUTER_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     return home
 

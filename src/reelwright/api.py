@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -11,6 +12,7 @@ from .brief import Brief, Reference, check_reference_files
 from .director import Delivery, Director, Limits
 from .errors import BriefError, InputFileError, LimitExceeded
 from .events import EventBus
+from .executors import check_executor, wrap_generator
 from .generators.registry import get_generator
 from .media.ffmpeg import ffmpeg_exe
 from .plan import Plan
@@ -138,16 +140,18 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
     bus = bus or EventBus()
     llm = _make_llm(brief, kwargs)
     judge = _make_judge(llm, kwargs)
-    generator = get_generator(brief.generator, **kwargs.get("generator_options", {}))
+    check_executor(kwargs.get("executor"))
+    generator = _make_generator(brief, kwargs)
     run = RunDir.create(Path(runs_dir) if runs_dir else default_runs_dir(), brief)
     director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge,
                         concurrency=concurrency,
                         fallback="none" if kwargs.get("no_fallback") else kwargs.get("fallback"))
     if loaded_plan is not None:
         director.set_plan(loaded_plan)
-    if agent:
-        return _drive_with_agent(director, llm, brief, out)
-    return director.run_all(out)
+    with _released(generator):
+        if agent:
+            return _drive_with_agent(director, llm, brief, out)
+        return director.run_all(out)
 
 
 def _drive_with_agent(director: Director, llm: Any, brief: Brief, out: Path | None) -> Delivery:
@@ -198,9 +202,31 @@ def resume_run(ref: str | Path, *, runs_dir: Path | str | None = None, output: P
         check_output_path(out)
     llm = _make_llm(brief, kwargs)
     director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), judge=_make_judge(llm, kwargs),
-                        generator_options=kwargs.get("generator_options"))
+                        generator=_make_generator(brief, kwargs))
     director.bus.emit("plan", "info", f"resuming run {run.id}: {len(state.accepted)} clips already accepted")
-    return director.run_all(out)
+    with _released(director.generator):
+        return director.run_all(out)
+
+
+def _make_generator(brief: Brief, kwargs: dict[str, Any]):
+    """The brief's backend; with `executor="ray"`, a stand-in whose clips are made on the Ray cluster
+    (`ray_workers`, `ray_address` or RAY_ADDRESS)."""
+    generator = get_generator(brief.generator, **(kwargs.get("generator_options") or {}))
+    return wrap_generator(generator, kwargs.get("executor"), workers=kwargs.get("ray_workers"),
+                          address=kwargs.get("ray_address"))
+
+
+@contextlib.contextmanager
+def _released(generator: Any):
+    """Ray workers are let go when the run ends or stops (Ctrl-C included): clips in flight are cancelled,
+    not left running and billing. Local backends keep their clients (and the pipeline cache) as before."""
+    from .executors.ray_generator import RayGenerator
+
+    try:
+        yield
+    finally:
+        if isinstance(generator, RayGenerator):
+            generator.close()
 
 
 def _brief_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,8 @@ class Settings(BaseModel):
     runs_dir: Path | None = Field(None, description="where run folders go")
     budget: float | None = Field(None, ge=0, description="stop before spending more than this many USD")
     concurrency: int | None = Field(None, ge=1, description="clips made at once")
+    executor: Literal["local", "ray"] = Field("local", description="where clips are made: this process, or a Ray cluster")
+    gen_base_url: str | None = Field(None, description="base URL of the video server (openai-videos, openrouter)")
 
     @field_validator("generator")
     @classmethod
@@ -71,7 +73,7 @@ class Settings(BaseModel):
             raise ValueError(f"unknown llm {v!r}: use builtin or one of {', '.join(p + ':MODEL' for p in PROVIDERS)}")
         return text or "builtin"
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "gen_base_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):

@@ -169,13 +169,19 @@ class FakeHTTP:
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, headers: dict, payload: Any) -> None:
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        # A route may answer with a body cut short (an "X-Truncate" header): Content-Length promises it all.
+        truncate = bool(headers.pop("X-Truncate", None)) if headers else False
         h.send_response(status)
-        h.send_header("Content-Type", "application/json" if not isinstance(payload, bytes) else "application/octet-stream")
+        if not any(k.lower() == "content-type" for k in headers):
+            h.send_header("Content-Type", "application/json" if not isinstance(payload, bytes) else "application/octet-stream")
         for k, v in headers.items():
             h.send_header(k, str(v))
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
-        h.wfile.write(data)
+        h.wfile.write(data[: len(data) // 2] if truncate else data)
+        if truncate:
+            h.wfile.flush()
+            h.close_connection = True
 
     def _serve_file(self, h: BaseHTTPRequestHandler, name: str, req: Recorded) -> None:
         name = name.split(":")[0]

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
 
 from ..errors import UserError
-from .shared import (Aspect, Duration, Fallback, Fps, Generator, Llm, LlmBase, Mode, NoFallback, Output, Refs,
-                     Resolution, RunsDir, Verbose, delivered, fail, guarded, out, settings, with_progress)
+from .shared import (Aspect, Duration, Executor, Fallback, Fps, GenBase, Generator, Llm, LlmBase, Mode, NoFallback,
+                     Output, Refs, Resolution, RunsDir, Verbose, Workers, delivered, fail, guarded, out, settings,
+                     with_progress)
+
+
+def generator_options(s: Any) -> dict[str, Any]:
+    """Options for the backend that come from settings: only what was given (other backends refuse them)."""
+    return {"base_url": s.gen_base_url} if s.gen_base_url else {}
 
 
 def make(
@@ -19,6 +25,7 @@ def make(
     output: Output = None,
     plan: Annotated[Optional[Path], typer.Option("--plan", help="Make from an edited plan.json instead of planning.")] = None,
     generator: Generator = None,
+    gen_base_url: GenBase = None,
     duration: Duration = None,
     aspect: Aspect = None,
     mode: Mode = None,
@@ -29,6 +36,8 @@ def make(
     llm_base_url: LlmBase = None,
     fallback: Fallback = None,
     no_fallback: NoFallback = False,
+    executor: Executor = None,
+    workers: Workers = None,
     agent: Annotated[bool, typer.Option("--agent", help="Let the chat model drive the tools (builtin policy without --llm).")] = False,
     budget: Annotated[Optional[float], typer.Option("--budget", help="Stop before spending more than this many USD.")] = None,
     concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Clips made at once (at most the backend's own limit).")] = None,
@@ -44,19 +53,21 @@ def make(
     if plan is None and (request is None or not request.strip()):
         fail(UserError("the request is empty: say what the video should show"))
     s = settings(generator=generator, llm=llm, llm_base_url=llm_base_url, fallback=fallback, budget=budget,
-                 concurrency=concurrency, runs_dir=runs_dir)
+                 concurrency=concurrency, runs_dir=runs_dir, executor=executor, gen_base_url=gen_base_url)
     target = output or Path(f"{slugify(request or (plan.stem if plan else 'video'))}.mp4")
     delivery = with_progress(verbose, lambda bus: make_video(
         request, output=target, plan=plan, runs_dir=s.runs_dir, bus=bus, agent=agent, generator=s.generator,
         duration=duration, aspect=aspect, mode=mode, resolution=resolution, fps=fps, references=ref or [],
-        llm=s.llm, llm_base_url=s.llm_base_url, fallback="none" if no_fallback else s.fallback, budget_usd=s.budget, seed=seed,
-        allow_long=allow_long, concurrency=s.concurrency))
+        llm=s.llm, llm_base_url=s.llm_base_url, fallback="none" if no_fallback else s.fallback, budget_usd=s.budget,
+        seed=seed, allow_long=allow_long, concurrency=s.concurrency, executor=s.executor, ray_workers=workers,
+        generator_options=generator_options(s)))
     delivered(delivery)
 
 
 def plan(
     request: Annotated[str, typer.Argument(help="What the video should show.")],
     generator: Generator = None,
+    gen_base_url: GenBase = None,
     duration: Duration = None,
     aspect: Aspect = None,
     mode: Mode = None,
@@ -73,10 +84,11 @@ def plan(
     from ..api import plan_video
     from ..timing import timecode
 
-    s = settings(generator=generator, llm=llm, llm_base_url=llm_base_url, fallback=fallback)
+    s = settings(generator=generator, llm=llm, llm_base_url=llm_base_url, fallback=fallback, gen_base_url=gen_base_url)
     p = guarded(lambda: plan_video(request, generator=s.generator, duration=duration, aspect=aspect, mode=mode,
                                    resolution=resolution, fps=fps, references=ref or [], llm=s.llm,
-                                   llm_base_url=s.llm_base_url, fallback="none" if no_fallback else s.fallback))
+                                   llm_base_url=s.llm_base_url, fallback="none" if no_fallback else s.fallback,
+                                   generator_options=generator_options(s)))
     if as_json:
         sys.stdout.write(p.to_json() + "\n")
         return
@@ -97,13 +109,18 @@ def resume(
     run: Annotated[str, typer.Argument(help="Run id or path.")],
     output: Output = None,
     runs_dir: RunsDir = None,
+    gen_base_url: GenBase = None,
+    executor: Executor = None,
+    workers: Workers = None,
     verbose: Verbose = False,
 ) -> None:
     """Finish an interrupted run, reusing every accepted clip."""
     from ..api import resume_run
 
-    s = settings(runs_dir=runs_dir)
-    delivered(with_progress(verbose, lambda bus: resume_run(run, runs_dir=s.runs_dir, output=output, bus=bus)))
+    s = settings(runs_dir=runs_dir, executor=executor, gen_base_url=gen_base_url)
+    delivered(with_progress(verbose, lambda bus: resume_run(run, runs_dir=s.runs_dir, output=output, bus=bus,
+                                                            executor=s.executor, ray_workers=workers,
+                                                            generator_options=generator_options(s))))
 
 
 def register(app: typer.Typer) -> None:

@@ -57,6 +57,8 @@ PRICES: dict[tuple[str, str, str], float] = {
     # Local backends cost nothing per second.
     ("animatic", "*", "*"): 0.0,
     ("diffusers", "*", "*"): 0.0,
+    # A self-hosted /v1/videos server: the GPUs are yours (price it with usd_per_second or REELWRIGHT_PRICES).
+    ("openai-videos", "*", "*"): 0.0,
 }
 
 _lock = threading.Lock()
