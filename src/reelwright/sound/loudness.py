@@ -66,12 +66,17 @@ def measure(path: str | Path, *, duration: float | None = None, stream: str = "a
         args += ["-stream_loop", str(math.ceil(SHORT_S / duration))]
     args += ["-i", str(path), "-map", f"0:{stream}", "-af", "ebur128=peak=true", "-f", "null", "-"]
     proc = run_ffmpeg(args, loglevel="info")
-    text = proc.stderr[proc.stderr.rfind("Summary:"):]
+    return parse_summary(proc.stderr, str(path))
+
+
+def parse_summary(stderr: str, what: str = "the sound") -> Loudness:
+    """The figures of the last ebur128 Summary block in an ffmpeg log (run at loglevel info)."""
+    text = stderr[stderr.rfind("Summary:"):]
     values: dict[str, float] = {}
     for key, rx in _SUMMARY.items():
         m = re.search(rx, text)
         if not m:
-            raise MediaError(f"ebur128 gave no {key} for {path}")
+            raise MediaError(f"ebur128 gave no {key} for {what}")
         values[key] = -70.0 if m.group(1) == "-inf" else float(m.group(1))
     return Loudness(**values)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..media.ffmpeg import run_ffmpeg
 from ..media.util import atomic_output
 from .audiofile import SAMPLE_RATE, audio_duration
+from .loudness import Loudness, parse_summary
 
 RAMP_S = 0.2  # duck ramps: fast enough to clear the first word, slow enough not to pump
 MUSIC_FADE_S = 1.0
@@ -67,8 +68,9 @@ def duck_expression(intervals: list[tuple[float, float]], duck_db: float) -> str
 
 
 def render(dst: Path, seconds: float, *, voices: list[Placed], effects: list[Placed], beds: list[Bed],
-           speech: list[tuple[float, float]]) -> Path:
-    """Write the mix as a 32-bit float WAV of exactly `seconds` (rounded to whole samples)."""
+           speech: list[tuple[float, float]]) -> Loudness:
+    """Write the mix as a 32-bit float WAV of exactly `seconds` (rounded to whole samples); its loudness is
+    measured in the same run (one decode, not two)."""
     n = int(round(seconds * SAMPLE_RATE))
     fmt = f"aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
     inputs: list[str] = []
@@ -100,10 +102,11 @@ def render(dst: Path, seconds: float, *, voices: list[Placed], effects: list[Pla
         labels.append("[silence]")
     graph = ";".join(chains) + ";" + "".join(labels) + (
         f"amix=inputs={len(labels)}:duration=longest:dropout_transition=0:normalize=0,"
-        f"apad=whole_len={n},atrim=end_sample={n}[mix]")
+        f"apad=whole_len={n},atrim=end_sample={n},asplit[mix][m];[m]ebur128=peak=true[mo]")
     with atomic_output(dst) as tmp:
-        run_ffmpeg([*inputs, "-filter_complex", graph, "-map", "[mix]", "-c:a", "pcm_f32le", str(tmp)])
-    return dst
+        proc = run_ffmpeg([*inputs, "-filter_complex", graph, "-map", "[mix]", "-c:a", "pcm_f32le", str(tmp),
+                           "-map", "[mo]", "-f", "null", "-"], loglevel="info")
+    return parse_summary(proc.stderr, "the mix")
 
 
 def _bed_chain(bed: Bed, k: int, n: int, seconds: float, fmt: str, intervals: list[tuple[float, float]], add_input) -> str:

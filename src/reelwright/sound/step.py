@@ -1,0 +1,239 @@
+"""The sound step, between the cut and delivery.
+
+`prepare(plan, options)` runs at plan time, before any money is spent: it writes the narration cues,
+turns the request's effect words into cues, and checks every file, effect name and TTS backend.
+`finish(cut, plan, options, work, dst)` runs after the cut: narration, effects, music and the clips'
+own sound are mixed, brought to the loudness target measured on the encoded file, muxed under the
+(copied, or caption-burned) video, and captions are written. It returns the report's `audio` section."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import MediaError
+from ..media.ffmpeg import run_ffmpeg
+from ..media.probe import probe
+from ..media.util import atomic_output
+from ..plan import AudioCue, Plan
+from ..planning.narration import narrate, voice_setting
+from . import captions as cap
+from .audiofile import SAMPLE_RATE, audio_duration, decode, onset_near
+from .cues import cues_from_request
+from .effects import EffectLibrary
+from .loudness import Loudness, gain_graph, measure, parse_target, within
+from .mix import Bed, Placed, render
+from .options import SoundOptions
+from .speech import lay_out, save_timings
+from .voices import get_voice
+
+VOICE_LUFS = -16.0  # each line levelled here before the mix, whatever the backend's own level
+MUSIC_LUFS = -24.0  # music under a voice: 8 LU below it before ducking
+MUSIC_ALONE_LUFS = -16.0
+MUSIC_DUCK_DB = -14.0
+NATIVE_DUCK_DB = -10.0
+MAX_PASSES = 4
+Progress = Callable[[float], None]
+
+
+class CueReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    effect: str
+    planned_s: float
+    measured_s: float | None
+    error_ms: float | None
+
+
+class AudioReport(BaseModel):
+    """The report's `audio` section: what was measured on the delivered file."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: str
+    target_lufs: float
+    integrated_lufs: float
+    true_peak_dbtp: float
+    lra_lu: float
+    loudness_passes: int
+    narration: dict = Field(default_factory=dict)
+    cues: list[CueReport] = Field(default_factory=list)
+    music: str | None = None
+    native_audio: bool = False
+    captions: int = 0
+    caption_files: list[str] = Field(default_factory=list)
+    subtitles: str = "file"
+    elapsed_s: float = 0.0
+
+
+def prepare(plan: Plan, options: SoundOptions, request: str | None = None) -> Plan:
+    """Narration, effect and music cues into `plan.audio`, everything checked (BriefError / InputFileError /
+    MissingKeyError, one line) before any clip is made."""
+    request = plan.brief.request if request is None else request
+    narrate(plan, voice_setting(options.voice, plan.mode, request))
+    library = EffectLibrary(options.sfx)
+    kept = [c for c in plan.audio if not (c.kind == "sfx" and c.text and not c.path)]
+    plan.audio = kept + [c for c in cues_from_request(request, plan)
+                         if not any(k.kind == "sfx" and k.effect == c.effect and k.start == c.start for k in kept)]
+    for cue in plan.audio:
+        if cue.kind == "sfx":
+            cue.effect = library.check(cue.effect or cue.text)
+    plan.audio = [c for c in plan.audio if c.kind != "music"]
+    if options.music is not None:
+        audio_duration(options.music, "music file")
+        plan.audio.append(AudioCue(kind="music", path=options.music, start=Fraction(0), duration=plan.duration,
+                                   gain_db=MUSIC_DUCK_DB))
+    if any(c.kind == "voiceover" for c in plan.audio):
+        get_voice(options.tts)  # unknown backend, missing package or key: said now, not after the clips
+    return plan
+
+
+def finish(cut: Path, plan: Plan, options: SoundOptions, work: Path, dst: Path, *,
+           progress: Progress | None = None) -> AudioReport:
+    """Mix the sound under `cut`'s picture into `dst` (see the module docstring)."""
+    t0 = time.perf_counter()
+    tick = progress or (lambda f: None)
+    work.mkdir(parents=True, exist_ok=True)
+    info = probe(cut)
+    seconds = float(info.video_duration)
+    target = parse_target(options.loudness)
+
+    # 1. narration
+    voiced = [c for c in plan.audio if c.kind == "voiceover" and c.text.strip()]
+    lines = []
+    voice_name = None
+    if voiced:
+        voice = get_voice(options.tts)
+        voice_name = voice.name
+        lines = lay_out(plan, voice, work / "voice", progress=lambda f: tick(0.3 * f))
+        save_timings(lines, work / "narration.json")
+    voice_gain = _level([ln.speech.path for ln in lines], sum(ln.speech.duration for ln in lines), VOICE_LUFS)
+    voices = [Placed(ln.speech.path, ln.start, voice_gain) for ln in lines]
+    speech = [(w[0].start, w[-1].end) for ln in lines if (w := ln.words())]
+
+    # 2. effects, started early by their attack so the hit lands on the frame
+    library = EffectLibrary(options.sfx)
+    sfx = [c for c in plan.audio if c.kind == "sfx" and (c.effect or c.path)]
+    effects = []
+    for cue in sfx:
+        wav, hit = library.prepare(cue.effect, work) if not cue.path else (cue.path, 0.0)
+        effects.append(Placed(Path(wav), float(cue.start) - hit, cue.gain_db))
+
+    # 3. beds: music and the clips' own sound, ducked under the voice
+    beds = []
+    music = next((c for c in plan.audio if c.kind == "music" and c.path), None)
+    if music is not None:
+        length = audio_duration(music.path, "music file")
+        level = MUSIC_LUFS if voices else MUSIC_ALONE_LUFS
+        beds.append(Bed(Path(music.path), _level([Path(music.path)], length, level), MUSIC_DUCK_DB, loop=True))
+    if info.has_audio:
+        beds.append(Bed(cut, 0.0, NATIVE_DUCK_DB if voices else 0.0))
+    tick(0.35)
+    mix_wav = work / "mix.wav"
+    mixed = render(mix_wav, seconds, voices=voices, effects=effects, beds=beds, speech=speech)
+    tick(0.5)
+
+    # 4. captions (and the picture they are burned into)
+    cues = cap.group([ln.words() for ln in lines], seconds) if lines else []
+    files: list[Path] = []
+    if cues and options.subtitles != "none":
+        files = cap.write(cues, work / "captions")
+    picture = cut
+    if cues and options.subtitles == "burn":
+        picture = _burn(cut, files[0], work / "burned.mp4", info.height)
+    tick(0.6)
+
+    # 5. loudness, measured on the encoded file and corrected
+    measured, passes = _deliver(picture, mix_wav, mixed, seconds, target, dst, progress=lambda f: tick(0.6 + 0.35 * f))
+
+    # 6. what landed where
+    samples = decode(dst) if sfx else None
+    cue_reports = []
+    for cue in sfx:
+        onset = onset_near(samples, float(cue.start)) if samples is not None else None
+        cue_reports.append(CueReport(effect=cue.effect, planned_s=round(float(cue.start), 4),
+                                     measured_s=None if onset is None else round(onset, 4),
+                                     error_ms=None if onset is None else round((onset - float(cue.start)) * 1000, 1)))
+    speech_s = sum(b - a for a, b in speech)
+    narration = {"tts": voice_name, "timing_source": lines[0].speech.timing if lines else None,
+                 "shots_with_voice": len({ln.cue.shot for ln in lines}), "shots": len(plan.shots),
+                 "coverage": round(len({ln.cue.shot for ln in lines}) / len(plan.shots), 3),
+                 "speech_s": round(speech_s, 3), "sped_up": [ln.cue.shot for ln in lines if ln.tempo > 1]}
+    tick(1.0)
+    return AudioReport(target=target.name, target_lufs=target.lufs, integrated_lufs=measured.integrated,
+                       true_peak_dbtp=measured.true_peak, lra_lu=measured.lra, loudness_passes=passes,
+                       narration=narration if lines else {}, cues=cue_reports,
+                       music=str(music.path) if music else None, native_audio=info.has_audio, captions=len(cues),
+                       caption_files=[str(f) for f in files], subtitles=options.subtitles,
+                       elapsed_s=round(time.perf_counter() - t0, 3))
+
+
+def _level(paths: list[Path], seconds: float, lufs: float) -> float:
+    """The one gain that brings these sounds, heard one after another, to `lufs` (0 for silence or none).
+    One gain for all narration lines: one voice keeps its own dynamics from line to line."""
+    if not paths:
+        return 0.0
+    if len(paths) == 1:
+        m = measure(paths[0], duration=seconds)
+    else:
+        joined = paths[0].parent / ".level.wav"
+        args = [a for p in paths for a in ("-i", str(p))]
+        graph = "".join(f"[{i}:a:0]aresample={SAMPLE_RATE},aformat=channel_layouts=mono[l{i}];" for i in range(len(paths)))
+        graph += "".join(f"[l{i}]" for i in range(len(paths))) + f"concat=n={len(paths)}:v=0:a=1[a]"
+        run_ffmpeg([*args, "-filter_complex", graph, "-map", "[a]", "-c:a", "pcm_s16le", str(joined)])
+        try:
+            m = measure(joined, duration=seconds)
+        finally:
+            joined.unlink(missing_ok=True)
+    return 0.0 if m.integrated <= -69 else max(-30.0, min(30.0, lufs - m.integrated))
+
+
+def _burn(cut: Path, srt: Path, dst: Path, height: int) -> Path:
+    """Captions burned in with libass; the video is re-encoded once, the sound is left out (mixed later)."""
+    with atomic_output(dst) as tmp:
+        run_ffmpeg(["-i", str(cut), "-map", "0:v:0", "-vf", cap.burn_filter(srt, height=height), "-c:v", "libx264",
+                    "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", str(tmp)])
+    return dst
+
+
+def _encode(picture: Path, audio: Path, seconds: float, graph: str, dst: Path) -> None:
+    """Copy the picture; run the sound through `graph` (gain, limiter) and encode it to AAC pinned to the
+    picture's length."""
+    n = int(round(seconds * SAMPLE_RATE))
+    with atomic_output(dst) as tmp:
+        run_ffmpeg(["-i", str(picture), "-i", str(audio), "-filter_complex",
+                    f"[1:a:0]{graph},apad=whole_len={n},atrim=end_sample={n}[a]", "-map", "0:v:0", "-map", "[a]",
+                    "-c:v", "copy", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k", "-movflags", "+faststart",
+                    str(tmp)])
+
+
+def _deliver(picture: Path, mix_wav: Path, mixed: Loudness, seconds: float, target, dst: Path,
+             progress: Progress) -> tuple[Loudness, int]:
+    """Gain + 4×-oversampled limiter + AAC encode, measured on the encoded file and corrected until on
+    target (at most MAX_PASSES)."""
+    if mixed.integrated <= -69:  # silence stays silence
+        _encode(picture, mix_wav, seconds, "anull", dst)
+        return measure(dst, duration=seconds), 1
+    gain = target.lufs - mixed.integrated
+    ceiling = target.true_peak - 0.5  # AAC adds up to ~0.2 dB of true peak
+    measured = mixed
+    for n in range(1, MAX_PASSES + 1):
+        _encode(picture, mix_wav, seconds, gain_graph(gain, ceiling), dst)
+        measured = measure(dst, duration=seconds)
+        progress(n / MAX_PASSES)
+        if within(measured, target, 0.5):
+            return measured, n
+        gain, ceiling = _correct(gain, ceiling, measured, target)
+    if not within(measured, target, 1.0):
+        raise MediaError(f"the mix could not reach {target.lufs:g} LUFS / {target.true_peak:g} dBTP "
+                         f"(measured {measured.integrated:g} LUFS, {measured.true_peak:g} dBTP)")
+    return measured, MAX_PASSES
+
+
+def _correct(gain: float, ceiling: float, measured: Loudness, target) -> tuple[float, float]:
+    gain += target.lufs - measured.integrated
+    if measured.true_peak > target.true_peak - 0.1:
+        ceiling -= measured.true_peak - (target.true_peak - 0.1) + 0.1
+    return gain, ceiling
