@@ -12,6 +12,8 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+# the offline voice (sound narration): the library, found by ctypes, and its voice data
+ls /usr/lib/*/libespeak-ng.so.1 /usr/lib/libespeak-ng.so.1 >/dev/null 2>&1 || need_apt+=(espeak-ng)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
