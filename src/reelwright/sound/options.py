@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ..errors import BriefError
 from .loudness import parse_target
@@ -23,6 +23,16 @@ class SoundOptions(BaseModel):
     sfx: Path | None = None
     subtitles: Literal["file", "burn", "none"] = "file"
     loudness: str = "social"
+
+    @classmethod
+    def parse(cls, **values) -> "SoundOptions":
+        """From loose flag values; a bad one is a BriefError of one line (not pydantic's report)."""
+        try:
+            return cls(**{k: v for k, v in values.items() if v is not None})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            msg = str(first.get("ctx", {}).get("error") or first["msg"]).removeprefix("Value error, ")
+            raise BriefError(msg if "error" in first.get("ctx", {}) else f"--{first['loc'][0]}: {msg}") from None
 
     @field_validator("music", mode="before")
     @classmethod

@@ -1,0 +1,112 @@
+"""Narration planning: which voice-over a request gets, lines sized to their shots, the person's words
+spread over the shots, narration too long refused with the numbers; effect cues from the request's words."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from reelwright.api import plan_video
+from reelwright.errors import BriefError, InputFileError
+from reelwright.planning.narration import (MAX_WORDS_PER_SECOND, auto_lines, narrate, shot_budget, voice_setting,
+                                           word_count)
+from reelwright.sound import SoundOptions, prepare
+
+UGC = "a 30 second UGC ad for a bottle called Tide: unboxing, filling it at the gym, a quick testimonial"
+
+
+@pytest.mark.parametrize("mode, expected", [("create-video", "none"), ("short-film", "none"),
+                                            ("ugc-product", "auto"), ("brand-identity", "auto")])
+def test_each_mode_has_its_default_voice(mode, expected):
+    assert voice_setting(None, mode, "a video of a lake").mode == expected
+
+
+def test_request_words_ask_for_a_voice():
+    quoted = voice_setting(None, "create-video", "a lake at dawn with a voice-over saying 'Every morning starts here.'")
+    assert (quoted.mode, quoted.text) == ("text", "Every morning starts here.")
+    double = voice_setting(None, "create-video", 'a lake, narrator says "It\'s quiet here."')
+    assert (double.mode, double.text) == ("text", "It's quiet here.")
+    assert voice_setting(None, "create-video", "a narrated tour of a lake").mode == "auto"
+    assert voice_setting("none", "ugc-product", "a narrated ad").mode == "none"  # the flag wins
+
+
+def test_voice_from_a_file_and_an_unreadable_one(tmp_path):
+    f = tmp_path / "vo.txt"
+    f.write_text("Meet Tide.\nThe bottle that keeps up.\n", encoding="utf-8")
+    assert voice_setting(str(f), "create-video", "").text == "Meet Tide.\nThe bottle that keeps up."
+    with pytest.raises(InputFileError, match="cannot read the narration file"):
+        voice_setting(str(tmp_path / "missing.txt"), "create-video", "")
+
+
+def test_auto_lines_fit_every_shot_at_a_natural_pace():
+    plan = plan_video(UGC, resolution="360p")
+    lines = auto_lines(plan)
+    assert len(lines) == len(plan.shots) and all(lines)
+    for shot, line in zip(plan.shots, lines):
+        assert 2 <= word_count(line) <= shot_budget(float(plan.shot_duration(shot)))
+    assert any("Tide" in line for line in lines)
+
+
+def test_the_persons_words_are_spread_over_the_shots_in_order():
+    plan = plan_video("a 20 second video of a dog in a park")
+    text = "Meet Max. He loves the park, the ball, and the long grass. Every morning he waits by the door. Then, off we go!"
+    narrate(plan, voice_setting(text, plan.mode, ""))
+    cues = [c for c in plan.audio if c.kind == "voiceover"]
+    assert " ".join(c.text for c in cues) == text
+    assert [c.shot for c in cues] == [s.id for s in plan.shots][: len(cues)]
+    assert all(c.start == plan.shot_start(plan.shot(c.shot)) for c in cues)
+    assert cues[0].text.endswith(".") or cues[0].text.endswith(",")  # cut at a sentence end or a comma
+
+
+def test_narration_too_long_is_refused_with_the_numbers():
+    plan = plan_video("a 10 second video of a lake")
+    words = " ".join(["word"] * 40)
+    with pytest.raises(BriefError) as err:
+        narrate(plan, voice_setting(words, plan.mode, ""))
+    msg = str(err.value)
+    assert "40 words" in msg and "10 s" in msg and f"at most {int(10 * MAX_WORDS_PER_SECOND)}" in msg
+    assert "\n" not in msg
+
+
+def test_effects_from_the_requests_words_become_cues():
+    req = "a 20 second video of a quiet corridor; a door slams at 0:12 and a bell at 15.5 s"
+    plan = prepare(plan_video(req, resolution="360p"), SoundOptions())
+    sfx = [(c.effect, c.start) for c in plan.audio if c.kind == "sfx"]
+    assert sfx == [("door slam", Fraction(12)), ("ding", Fraction(31, 2))]
+    assert not [c for c in plan.audio if c.kind == "voiceover"]  # create-video: no voice unless asked
+
+
+def test_an_effect_past_the_end_and_an_unknown_effect_are_refused(tmp_path):
+    with pytest.raises(BriefError, match="door slam is asked at 25 s but the video is 20 s long"):
+        prepare(plan_video("a 20 second video of a corridor; a door slams at 0:25"), SoundOptions())
+    plan = plan_video("a 10 second video of a corridor")
+    from reelwright.plan import AudioCue
+
+    plan.audio.append(AudioCue(kind="sfx", effect="kazoo", start=Fraction(2)))
+    with pytest.raises(BriefError, match="unknown sound effect 'kazoo': use one of click, ding, door slam"):
+        prepare(plan, SoundOptions())
+
+
+def test_whoosh_on_every_cut_and_bell_when_the_logo_appears():
+    req = "a 15 second brand identity video for Acme with a whoosh on every cut and a bell when the logo appears"
+    plan = prepare(plan_video(req), SoundOptions(voice="none"))
+    sfx = [(c.effect, c.start) for c in plan.audio if c.kind == "sfx"]
+    cuts = [plan.shot_start(s) for s in plan.shots[1:]]
+    assert [t for e, t in sfx if e == "whoosh"] == cuts
+    logo = next(s for s in plan.shots if "logo" in s.purpose)
+    assert ("ding", plan.shot_start(logo)) in sfx
+
+
+def test_bad_music_and_sfx_folder_are_refused_before_any_work(tmp_path):
+    junk = tmp_path / "bed.mp3"
+    junk.write_text("not audio")
+    plan = plan_video("a 10 second video of a lake")
+    with pytest.raises(InputFileError, match="music file is not readable audio"):
+        prepare(plan, SoundOptions(music=junk))
+    with pytest.raises(InputFileError, match="--sfx folder not found"):
+        prepare(plan, SoundOptions(sfx=tmp_path / "none"))
+    with pytest.raises(BriefError, match="unknown loudness"):
+        SoundOptions.parse(loudness="loud")
+    with pytest.raises(BriefError, match="unknown --subtitles 'sometimes'"):
+        SoundOptions.parse(subtitles="sometimes")
