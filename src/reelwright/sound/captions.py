@@ -92,9 +92,9 @@ def _plain(text: str) -> str:
     return text.replace("\\", "/").replace("{", "(").replace("}", ")")
 
 
-def burn_filter(srt: Path, *, height: int) -> str:
+def burn_filter(srt: Path) -> str:
     """The libass `subtitles` filter for an SRT file, the path escaped for the filtergraph (it may hold
-    quotes, colons, commas). Font size follows the frame height."""
-    size = max(10, round(height / 18 / 2.2))  # libass scales from a 288-line canvas by default
-    style = f"FontName=DejaVu Sans,FontSize={size},Outline=2,Shadow=0,MarginV={max(10, height // 24)}"
+    quotes, colons, commas, brackets). libass lays SRT out on a 288-line canvas scaled to the frame, so
+    these sizes hold at any resolution: text about 1/18 of the frame high."""
+    style = "FontName=DejaVu Sans,FontSize=16,Outline=1.5,Shadow=0,MarginV=14"
     return f"subtitles=filename={filter_escape(str(srt))}:force_style={filter_escape(style)}"

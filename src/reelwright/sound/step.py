@@ -193,7 +193,7 @@ def _level(paths: list[Path], seconds: float, lufs: float) -> float:
 def _burn(cut: Path, srt: Path, dst: Path, height: int) -> Path:
     """Captions burned in with libass; the video is re-encoded once, the sound is left out (mixed later)."""
     with atomic_output(dst) as tmp:
-        run_ffmpeg(["-i", str(cut), "-map", "0:v:0", "-vf", cap.burn_filter(srt, height=height), "-c:v", "libx264",
+        run_ffmpeg(["-i", str(cut), "-map", "0:v:0", "-vf", cap.burn_filter(srt), "-c:v", "libx264",
                     "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", str(tmp)])
     return dst
 
