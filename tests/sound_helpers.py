@@ -40,14 +40,16 @@ def tone_level_db(x: np.ndarray, freq: float, rate: int = 48000) -> float:
 
 
 def first_rise(x: np.ndarray, near: float, rate: int = 48000, window_ms: float = 1.0, span: float = 0.3) -> float:
-    """The first moment after near-span where the 1 ms RMS rises above 8x the median level just before."""
+    """The first moment after near-span where the sound's high frequencies (a second difference: pads and
+    music beds are mostly low) rise above 6x their median level in the 100 ms before."""
     hop = int(rate * window_ms / 1000)
     a = int((near - span) * rate)
-    seg = x[a: a + int(2 * span * rate)]
-    env = np.sqrt((seg[: len(seg) // hop * hop].reshape(-1, hop).astype(np.float64) ** 2).mean(axis=1))
-    floor = np.median(env[:100]) + 1e-6
-    k = int(np.argmax(env > 8 * floor))
-    return (a + k * hop) / rate
+    seg = np.diff(x[a - 2: a + int(2 * span * rate)].astype(np.float64), n=2)
+    env = np.sqrt((seg[: len(seg) // hop * hop].reshape(-1, hop) ** 2).mean(axis=1))
+    floor = np.median(env[:100]) + 1e-7
+    above = np.nonzero(env > 6 * floor)[0]
+    assert len(above), "no rise found"
+    return (a + int(above[0]) * hop) / rate
 
 
 def speech_like(x: np.ndarray, rate: int = 48000) -> float:
@@ -57,3 +59,11 @@ def speech_like(x: np.ndarray, rate: int = 48000) -> float:
     env = np.sqrt((x[: len(x) // hop * hop].reshape(-1, hop).astype(np.float64) ** 2).mean(axis=1)) + 1e-6
     db = 20 * np.log10(env)
     return float(np.percentile(db, 90) - np.percentile(db, 10))
+
+
+def band_share_db(x: np.ndarray, lo: float = 1000.0, hi: float = 4000.0, rate: int = 48000) -> float:
+    """The share of a stretch's energy between lo and hi Hz (dB): the voice's presence band."""
+    spec = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1 / rate)
+    band = spec[(freqs >= lo) & (freqs < hi)].sum()
+    return 10 * np.log10(max(1e-20, band) / max(1e-20, spec.sum()))

@@ -91,14 +91,16 @@ def hit_time(samples: np.ndarray, rate: int = SAMPLE_RATE) -> float:
 
 def onset_near(samples: np.ndarray, at: float, *, rate: int = SAMPLE_RATE, search_s: float = 0.4) -> float | None:
     """The measured onset of a sound placed near `at` seconds in a mix: the first millisecond, within
-    ±search_s, whose level rises to half of the loudest millisecond there and well above the level before."""
-    env = envelope(samples, rate)
+    ±search_s, whose high-passed level (first difference: beds and music are mostly low) rises past half
+    of the loudest millisecond there and well above the level before the window."""
+    x = samples if samples.ndim == 1 else samples.mean(axis=1)
+    env = envelope(np.diff(x, prepend=x[:1]), rate)
     a, b = max(0, int((at - search_s) * 1000)), min(len(env), int((at + search_s) * 1000))
     if b - a < 10:
         return None
     window = env[a:b]
-    before = np.median(env[max(0, a - 400):a]) if a > 0 else float(np.median(window))
-    peak = window.max()
-    if peak <= max(2.0 * before, 1e-5):
+    before = float(np.median(env[max(0, a - 400):a])) if a > 0 else float(np.median(window))
+    peak = float(window.max())
+    if peak <= max(3.0 * before, 1e-5):
         return None
     return (a + int(np.argmax(window >= peak / 2))) * 0.001

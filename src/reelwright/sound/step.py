@@ -35,6 +35,8 @@ VOICE_LUFS = -16.0  # each line levelled here before the mix, whatever the backe
 MUSIC_LUFS = -24.0  # music under a voice: 8 LU below it before ducking
 MUSIC_ALONE_LUFS = -16.0
 MUSIC_DUCK_DB = -14.0
+NATIVE_LUFS = -24.0  # the clips' own sound under a voice, before ducking
+NATIVE_ALONE_LUFS = -20.0  # without a voice: room above it for effects (built-ins peak near −3 dBFS)
 NATIVE_DUCK_DB = -10.0
 MAX_PASSES = 4
 Progress = Callable[[float], None]
@@ -128,8 +130,9 @@ def finish(cut: Path, plan: Plan, options: SoundOptions, work: Path, dst: Path, 
         length = audio_duration(music.path, "music file")
         level = MUSIC_LUFS if voices else MUSIC_ALONE_LUFS
         beds.append(Bed(Path(music.path), _level([Path(music.path)], length, level), MUSIC_DUCK_DB, loop=True))
-    if info.has_audio:
-        beds.append(Bed(cut, 0.0, NATIVE_DUCK_DB if voices else 0.0))
+    if info.has_audio:  # the clips' own sound is kept, levelled under the voice and the effects' hits
+        native = _level([cut], seconds, NATIVE_LUFS if voices else NATIVE_ALONE_LUFS)
+        beds.append(Bed(cut, native, NATIVE_DUCK_DB if voices else 0.0))
     tick(0.35)
     mix_wav = work / "mix.wav"
     mixed = render(mix_wav, seconds, voices=voices, effects=effects, beds=beds, speech=speech)
