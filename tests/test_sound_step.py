@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import srt
 
@@ -20,12 +21,14 @@ from tests.sound_helpers import band_share_db, ebur128, first_rise, samples, spe
 UGC = "a 30 second UGC ad for a bottle called Tide: unboxing, filling it at the gym, a quick testimonial"
 
 
-def make(tmp_path: Path, request: str, options: SoundOptions, **brief) -> tuple[Path, object, object]:
+def make(tmp_path: Path, request: str, options: SoundOptions, retime: bool = False, **brief) -> tuple[Path, object, object]:
     """(delivered file, plan, audio report); the cut before the sound step stays at runs/*/cut.mp4."""
     brief = make_brief(request, resolution="360p", **brief)
     run = RunDir.create(tmp_path / "runs", brief)
-    director = Director(brief, run=run, generator=get_generator("animatic"))
-    plan = prepare(director.make_plan(), options)
+    generator = get_generator("animatic")
+    director = Director(brief, run=run, generator=generator)
+    plan = prepare(director.make_plan(), options, capabilities=generator.capabilities() if retime else None,
+                   cache=run.root / "sound" / "voice")
     director.set_plan(plan)
     director.generate_all()
     cut = director.cut()
@@ -90,3 +93,26 @@ def test_voice_none_keeps_the_clips_sound_and_writes_no_captions(tmp_path):
     assert report.captions == 0 and report.caption_files == [] and report.native_audio
     assert abs(ebur128(out)["I"] - -14.0) <= 1.0
     assert probe_frames(out) == plan.target_frames
+
+
+def _band_level_db(x, a: float, b: float) -> float:
+    seg = x[int(a * 48000): int(b * 48000)].astype(float)
+    spec = np.abs(np.fft.rfft(seg)) ** 2
+    freqs = np.fft.rfftfreq(len(seg), 1 / 48000)
+    return 10 * np.log10(spec[(freqs >= 1000) & (freqs < 4000)].sum() / len(seg) + 1e-20)
+
+
+def test_timing_narration_cuts_between_sentences_and_keeps_the_length(tmp_path):
+    text = ("Meet Max. He loves the park, the ball, and the long grass, and he will chase anything that moves. "
+            "Every morning he waits by the door. Then, off we go!")
+    out, plan, report = make(tmp_path, "a 16 second video of a dog in a park",
+                             SoundOptions(voice=text, timing="narration"), retime=True)
+    assert probe_frames(out) == plan.target_frames == plan.total_frames
+    lines = [c for c in plan.audio if c.kind == "voiceover"]
+    assert " ".join(c.text for c in lines) == text
+    assert all(c.text.rstrip().endswith((".", "!", "?")) for c in lines)  # whole sentences per shot
+    x = samples(out)
+    speaking = np.mean([_band_level_db(x, float(c.start) + 0.4, float(c.start) + 1.2) for c in lines])
+    for shot in plan.shots[1:]:
+        cut = float(plan.shot_start(shot))
+        assert _band_level_db(x, cut - 0.08, cut + 0.08) < speaking - 10, shot.id  # nobody speaks on the cut

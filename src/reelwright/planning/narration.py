@@ -96,14 +96,15 @@ def check_fit(text: str, seconds: float) -> None:
             f"shorten it to {most} words or ask for at least {math.ceil(words / WORDS_PER_SECOND)} s")
 
 
-def narrate(plan: Plan, setting: VoiceSetting) -> Plan:
-    """Put one voice-over cue per narrated shot into `plan.audio` (replacing earlier voice-over cues)."""
+def narrate(plan: Plan, setting: VoiceSetting, *, sentences_only: bool = False) -> Plan:
+    """Put one voice-over cue per narrated shot into `plan.audio` (replacing earlier voice-over cues).
+    `sentences_only`: the person's words are split between sentences only (the cut will follow them)."""
     plan.audio = [c for c in plan.audio if c.kind != "voiceover"]
     if setting.mode == "none":
         return plan
     if setting.mode == "text":
         check_fit(setting.text, float(plan.duration))
-        lines = split_lines(setting.text, plan)
+        lines = split_lines(setting.text, plan, sentences_only=sentences_only)
     else:
         lines = auto_lines(plan)
     for shot, line in zip(plan.shots, lines):
@@ -115,9 +116,9 @@ def narrate(plan: Plan, setting: VoiceSetting) -> Plan:
     return plan
 
 
-def split_lines(text: str, plan: Plan) -> list[str]:
+def split_lines(text: str, plan: Plan, *, sentences_only: bool = False) -> list[str]:
     """The person's words spread over the shots in proportion to their length, cut at sentence ends when
-    one is near (within 3 words), else at a comma, else between words."""
+    one is near (within 3 words), else at a comma, else between words; or only ever at sentence ends."""
     words = text.split()
     if not words:
         return ["" for _ in plan.shots]
@@ -129,7 +130,10 @@ def split_lines(text: str, plan: Plan) -> list[str]:
     for shot in plan.shots[:-1]:
         elapsed += float(plan.shot_duration(shot))
         ideal = round(len(words) * elapsed / total)
-        cut = _nearest(ideal, ends, 3) or _nearest(ideal, commas, 2) or ideal
+        if sentences_only:
+            cut = _nearest(ideal, ends | {len(words)}, len(words)) or len(words)
+        else:
+            cut = _nearest(ideal, ends, 3) or _nearest(ideal, commas, 2) or ideal
         cuts.append(min(len(words), max(cuts[-1], cut)))
     cuts.append(len(words))
     return [" ".join(words[a:b]) for a, b in zip(cuts, cuts[1:])]

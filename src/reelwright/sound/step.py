@@ -8,6 +8,7 @@ own sound are mixed, brought to the loudness target measured on the encoded file
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -70,11 +71,14 @@ class AudioReport(BaseModel):
     elapsed_s: float = 0.0
 
 
-def prepare(plan: Plan, options: SoundOptions, request: str | None = None) -> Plan:
+def prepare(plan: Plan, options: SoundOptions, request: str | None = None, *, capabilities=None,
+            cache: Path | None = None) -> Plan:
     """Narration, effect and music cues into `plan.audio`, everything checked (BriefError / InputFileError /
-    MissingKeyError, one line) before any clip is made."""
+    MissingKeyError, one line) before any clip is made. With `--timing narration` (and the generator's
+    `capabilities`), the lines are synthesized now, into `cache`, and the shots retimed to them."""
     request = plan.brief.request if request is None else request
-    narrate(plan, voice_setting(options.voice, plan.mode, request))
+    setting = voice_setting(options.voice, plan.mode, request)
+    narrate(plan, setting, sentences_only=options.timing == "narration")
     library = EffectLibrary(options.sfx)
     kept = [c for c in plan.audio if not (c.kind == "sfx" and c.text and not c.path)]
     plan.audio = kept + [c for c in cues_from_request(request, plan)
@@ -88,7 +92,13 @@ def prepare(plan: Plan, options: SoundOptions, request: str | None = None) -> Pl
         plan.audio.append(AudioCue(kind="music", path=options.music, start=Fraction(0), duration=plan.duration,
                                    gain_db=MUSIC_DUCK_DB))
     if any(c.kind == "voiceover" for c in plan.audio):
-        get_voice(options.tts)  # unknown backend, missing package or key: said now, not after the clips
+        voice = get_voice(options.tts)  # unknown backend, missing package or key: said now, not after the clips
+        if options.timing == "narration" and capabilities is not None:
+            from .retime import retime
+
+            retime(plan, voice, capabilities, cache or Path(tempfile.mkdtemp(prefix="rw-voice-")))
+    elif options.timing == "narration":
+        plan.notes.append("--timing narration: there is no narration, so the shots keep their planned lengths")
     return plan
 
 
