@@ -232,21 +232,28 @@ def _deliver(picture: Path, mix_wav: Path, mixed: Loudness, seconds: float, targ
     gain = target.lufs - mixed.integrated
     ceiling = target.true_peak - 0.5  # AAC adds up to ~0.2 dB of true peak
     measured = mixed
+    tried: list[tuple[float, float]] = []
     for n in range(1, MAX_PASSES + 1):
         _encode(picture, mix_wav, seconds, gain_graph(gain, ceiling), dst)
         measured = measure(dst, duration=seconds)
         progress(n / MAX_PASSES)
         if within(measured, target, 0.5):
             return measured, n
-        gain, ceiling = _correct(gain, ceiling, measured, target)
+        tried.append((gain, measured.integrated))
+        gain, ceiling = _correct(gain, ceiling, measured, target, tried)
     if not within(measured, target, 1.0):
         raise MediaError(f"the mix could not reach {target.lufs:g} LUFS / {target.true_peak:g} dBTP "
                          f"(measured {measured.integrated:g} LUFS, {measured.true_peak:g} dBTP)")
     return measured, MAX_PASSES
 
 
-def _correct(gain: float, ceiling: float, measured: Loudness, target) -> tuple[float, float]:
-    gain += target.lufs - measured.integrated
+def _correct(gain: float, ceiling: float, measured: Loudness, target, tried: list[tuple[float, float]]) -> tuple[float, float]:
+    """The next gain and limiter ceiling. Once the limiter bites, a dB of gain buys less than a dB of
+    loudness: the slope measured over the passes so far (kept between 0.3 and 1) says how much more."""
+    slope = 1.0
+    if len(tried) >= 2 and abs(tried[-1][0] - tried[-2][0]) > 0.05:
+        slope = min(1.0, max(0.3, (tried[-1][1] - tried[-2][1]) / (tried[-1][0] - tried[-2][0])))
+    gain += (target.lufs - measured.integrated) / slope
     if measured.true_peak > target.true_peak - 0.1:
         ceiling -= measured.true_peak - (target.true_peak - 0.1) + 0.1
     return gain, ceiling
