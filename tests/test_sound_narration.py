@@ -110,3 +110,13 @@ def test_bad_music_and_sfx_folder_are_refused_before_any_work(tmp_path):
         SoundOptions.parse(loudness="loud")
     with pytest.raises(BriefError, match="unknown --subtitles 'sometimes'"):
         SoundOptions.parse(subtitles="sometimes")
+
+
+def test_an_edited_plans_lines_are_kept_unless_voice_is_given():
+    plan = prepare(plan_video(UGC, resolution="360p"), SoundOptions())
+    first = next(c for c in plan.audio if c.kind == "voiceover")
+    first.text = "My own words."
+    again = prepare(plan, SoundOptions())
+    assert next(c for c in again.audio if c.kind == "voiceover").text == "My own words."
+    silenced = prepare(plan, SoundOptions(voice="none"))
+    assert not [c for c in silenced.audio if c.kind == "voiceover"]
