@@ -55,16 +55,18 @@ class Loudness(BaseModel):
 
 
 _SUMMARY = {"integrated": r"I:\s+(-?[\d.]+|-inf)\s+LUFS", "lra": r"LRA:\s+(-?[\d.]+)\s+LU",
-            "true_peak": r"Peak:\s+(-?[\d.]+|-inf)\s+dBFS"}
+            "true_peak": r"Peak:\s+(-?[\d.]+|-inf)\s+dBFS"}  # the true or sample peak, as measured
 
 
-def measure(path: str | Path, *, duration: float | None = None, stream: str = "a:0") -> Loudness:
+def measure(path: str | Path, *, duration: float | None = None, stream: str = "a:0", true_peak: bool = True) -> Loudness:
     """Integrated loudness, true peak and loudness range of `path`'s sound. `duration` (seconds), when
-    known and under 3 s, makes the integrated figure come from a looped copy."""
+    known and under 3 s, makes the integrated figure come from a looped copy. Without `true_peak` the
+    peak is the sample peak (half the work, for levelling before the mix)."""
     args: list[str] = []
     if duration is not None and 0 < duration < SHORT_S:
         args += ["-stream_loop", str(math.ceil(SHORT_S / duration))]
-    args += ["-i", str(path), "-map", f"0:{stream}", "-af", "ebur128=peak=true", "-f", "null", "-"]
+    peak = "true" if true_peak else "sample"
+    args += ["-i", str(path), "-map", f"0:{stream}", "-af", f"ebur128=peak={peak}", "-f", "null", "-"]
     proc = run_ffmpeg(args, loglevel="info")
     return parse_summary(proc.stderr, str(path))
 
