@@ -213,17 +213,17 @@ def _burn(cut: Path, srt: Path, dst: Path, height: int) -> Path:
 
 
 def _master(mix_wav: Path, gain: float, ceiling: float, dst: Path, seconds: float) -> Loudness:
-    """Gain and the 4×-oversampled limiter into `dst` (float WAV), measured in the same run."""
+    """Gain and the 4×-oversampled limiter into `dst` (float WAV), measured in the same run (sound under
+    3 s is measured afterwards, looped, like `measure`)."""
     n = int(round(seconds * SAMPLE_RATE))
-    args = ["-i", str(mix_wav), "-filter_complex",
-            f"[0:a:0]{gain_graph(gain, ceiling)},apad=whole_len={n},atrim=end_sample={n},asplit[a][m];"
-            f"[m]ebur128=peak=true[mo]"]
+    chain = f"[0:a:0]{gain_graph(gain, ceiling)},apad=whole_len={n},atrim=end_sample={n}"
     with atomic_output(dst) as tmp:
-        if seconds < SHORT_S:  # too short to measure as it is: measured looped, like `measure`
-            run_ffmpeg([*args[:-2], f"[0:a:0]{gain_graph(gain, ceiling)},apad=whole_len={n},atrim=end_sample={n}[a]",
-                        "-map", "[a]", "-c:a", "pcm_f32le", str(tmp)])
+        if seconds < SHORT_S:
+            run_ffmpeg(["-i", str(mix_wav), "-filter_complex", f"{chain}[a]", "-map", "[a]", "-c:a", "pcm_f32le",
+                        str(tmp)])
             return measure(tmp, duration=seconds)
-        proc = run_ffmpeg([*args, "-map", "[a]", "-c:a", "pcm_f32le", str(tmp), "-map", "[mo]", "-f", "null", "-"],
+        proc = run_ffmpeg(["-i", str(mix_wav), "-filter_complex", f"{chain},asplit[a][m];[m]ebur128=peak=true[mo]",
+                           "-map", "[a]", "-c:a", "pcm_f32le", str(tmp), "-map", "[mo]", "-f", "null", "-"],
                           loglevel="info")
     return parse_summary(proc.stderr, "the mastered mix")
 
