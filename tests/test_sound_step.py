@@ -116,3 +116,21 @@ def test_timing_narration_cuts_between_sentences_and_keeps_the_length(tmp_path):
     for shot in plan.shots[1:]:
         cut = float(plan.shot_start(shot))
         assert _band_level_db(x, cut - 0.08, cut + 0.08) < speaking - 10, shot.id  # nobody speaks on the cut
+
+
+def test_otio_export_carries_narration_and_effect_tracks(ugc, tmp_path):
+    import opentimelineio as otio
+
+    from reelwright.editing.otio_export import export_otio
+
+    out, plan, _ = ugc
+    run = RunDir.open(next(out.parent.glob("runs/*")).name, out.parent / "runs")
+    timeline = otio.adapters.read_from_file(str(export_otio(run, tmp_path / "cut.otio")))
+    tracks = {t.name: t for t in timeline.tracks}
+    narration = [c for c in tracks["Narration"] if isinstance(c, otio.schema.Clip)]
+    lines = [c for c in plan.audio if c.kind == "voiceover"]
+    assert len(narration) == len(lines)
+    for clip, cue in zip(narration, lines):
+        start = clip.range_in_parent().start_time.to_seconds()
+        assert abs(start - (float(cue.start) + 0.25)) < 1 / 24  # the line enters just after its cut
+        assert Path(clip.media_reference.target_url.removeprefix("file://")).is_file()

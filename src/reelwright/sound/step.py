@@ -8,6 +8,7 @@ own sound are mixed, brought to the loudness target measured on the encoded file
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -144,6 +145,8 @@ def finish(cut: Path, plan: Plan, options: SoundOptions, work: Path, dst: Path, 
     if info.has_audio:  # the clips' own sound is kept, levelled under the voice and the effects' hits
         native = _level([cut], seconds, NATIVE_LUFS if voices else NATIVE_ALONE_LUFS)
         beds.append(Bed(cut, native, NATIVE_DUCK_DB if voices else 0.0))
+    _save_placements(work / "placements.json", seconds, voices, effects, beds,
+                     [c.effect or "" for c in sfx])
     tick(0.35)
     mix_wav = work / "mix.wav"
     mixed = render(mix_wav, seconds, voices=voices, effects=effects, beds=beds, speech=speech)
@@ -182,6 +185,18 @@ def finish(cut: Path, plan: Plan, options: SoundOptions, work: Path, dst: Path, 
                        music=str(music.path) if music else None, native_audio=info.has_audio, captions=len(cues),
                        caption_files=[str(f) for f in files], subtitles=options.subtitles,
                        elapsed_s=round(time.perf_counter() - t0, 3))
+
+
+def _save_placements(path: Path, seconds: float, voices: list[Placed], effects: list[Placed], beds: list[Bed],
+                     names: list[str]) -> None:
+    """Where every sound sits in the mix (for `export --otio` and for people reading the run folder)."""
+    rows = [{"track": "narration", "path": str(v.path), "start": round(v.start, 6), "gain_db": round(v.gain_db, 2)}
+            for v in voices]
+    rows += [{"track": "effects", "name": n, "path": str(e.path), "start": round(e.start, 6),
+              "gain_db": round(e.gain_db, 2)} for e, n in zip(effects, names)]
+    rows += [{"track": "music" if b.loop else "native", "path": str(b.path), "start": 0.0, "length": seconds,
+              "gain_db": round(b.gain_db, 2), "duck_db": b.duck_db} for b in beds]
+    path.write_text(json.dumps(rows, indent=1), encoding="utf-8")
 
 
 def _level(paths: list[Path], seconds: float, lufs: float) -> float:
