@@ -9,6 +9,7 @@ own sound are mixed, brought to the loudness target measured on the encoded file
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -123,8 +124,17 @@ def finish(cut: Path, plan: Plan, options: SoundOptions, work: Path, dst: Path, 
         voice_name = voice.name
         lines = lay_out(plan, voice, work / "voice", progress=lambda f: tick(0.3 * f))
         save_timings(lines, work / "narration.json")
-    voice_gain = _level([ln.speech.path for ln in lines], sum(ln.speech.duration for ln in lines), VOICE_LUFS)
-    voices = [Placed(ln.speech.path, ln.start, voice_gain) for ln in lines]
+    music = next((c for c in plan.audio if c.kind == "music" and c.path), None)
+    groups = {}  # levelled together in one measuring run
+    if lines:
+        groups["voice"] = ([ln.speech.path for ln in lines], sum(ln.speech.duration for ln in lines), VOICE_LUFS)
+    if music is not None:
+        length = audio_duration(music.path, "music file")
+        groups["music"] = ([Path(music.path)], length, MUSIC_LUFS if lines else MUSIC_ALONE_LUFS)
+    if info.has_audio:  # the clips' own sound is kept, levelled under the voice and the effects' hits
+        groups["native"] = ([cut], seconds, NATIVE_LUFS if lines else NATIVE_ALONE_LUFS)
+    gain = dict(zip(groups, _levels(list(groups.values()))))
+    voices = [Placed(ln.speech.path, ln.start, gain["voice"]) for ln in lines]
     speech = [(w[0].start, w[-1].end) for ln in lines if (w := ln.words())]
 
     # 2. effects, started early by their attack so the hit lands on the frame
@@ -137,14 +147,10 @@ def finish(cut: Path, plan: Plan, options: SoundOptions, work: Path, dst: Path, 
 
     # 3. beds: music and the clips' own sound, ducked under the voice
     beds = []
-    music = next((c for c in plan.audio if c.kind == "music" and c.path), None)
     if music is not None:
-        length = audio_duration(music.path, "music file")
-        level = MUSIC_LUFS if voices else MUSIC_ALONE_LUFS
-        beds.append(Bed(Path(music.path), _level([Path(music.path)], length, level), MUSIC_DUCK_DB, loop=True))
-    if info.has_audio:  # the clips' own sound is kept, levelled under the voice and the effects' hits
-        native = _level([cut], seconds, NATIVE_LUFS if voices else NATIVE_ALONE_LUFS)
-        beds.append(Bed(cut, native, NATIVE_DUCK_DB if voices else 0.0))
+        beds.append(Bed(Path(music.path), gain["music"], MUSIC_DUCK_DB, loop=True))
+    if info.has_audio:
+        beds.append(Bed(cut, gain["native"], NATIVE_DUCK_DB if voices else 0.0))
     _save_placements(work / "placements.json", seconds, voices, effects, beds,
                      [c.effect or "" for c in sfx])
     tick(0.35)
@@ -199,24 +205,35 @@ def _save_placements(path: Path, seconds: float, voices: list[Placed], effects: 
     path.write_text(json.dumps(rows, indent=1), encoding="utf-8")
 
 
-def _level(paths: list[Path], seconds: float, lufs: float) -> float:
-    """The one gain that brings these sounds, heard one after another, to `lufs` (0 for silence or none).
-    One gain for all narration lines: one voice keeps its own dynamics from line to line."""
-    if not paths:
-        return 0.0
-    if len(paths) == 1:
-        m = measure(paths[0], duration=seconds, true_peak=False)
-    else:
-        joined = paths[0].parent / ".level.wav"
-        args = [a for p in paths for a in ("-i", str(p))]
-        graph = "".join(f"[{i}:a:0]aresample={SAMPLE_RATE},aformat=channel_layouts=mono[l{i}];" for i in range(len(paths)))
-        graph += "".join(f"[l{i}]" for i in range(len(paths))) + f"concat=n={len(paths)}:v=0:a=1[a]"
-        run_ffmpeg([*args, "-filter_complex", graph, "-map", "[a]", "-c:a", "pcm_s16le", str(joined)])
-        try:
-            m = measure(joined, duration=seconds, true_peak=False)
-        finally:
-            joined.unlink(missing_ok=True)
-    return 0.0 if m.integrated <= -69 else max(-30.0, min(30.0, lufs - m.integrated))
+def _levels(groups: list[tuple[list[Path], float, float]]) -> list[float]:
+    """For each (sounds, their seconds, target LUFS): the one gain that brings the sounds, heard one after
+    another, to the target (0 for silence). All groups are measured in one ffmpeg run. One gain for all
+    narration lines: one voice keeps its own dynamics from line to line."""
+    args: list[str] = []
+    chains: list[str] = []
+    outs: list[str] = []
+    k = 0
+    for g, (paths, seconds, _) in enumerate(groups):
+        labels = []
+        for p in paths:
+            args += ["-i", str(p)]
+            chains.append(f"[{k}:a:0]aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=mono[i{k}]")
+            labels.append(f"[i{k}]")
+            k += 1
+        chain = "".join(labels) + (f"concat=n={len(labels)}:v=0:a=1," if len(labels) > 1 else "anull,")
+        if 0 < seconds < SHORT_S:  # the integrated figure needs 3 s: measured looped, like `measure`
+            chain += f"aloop=loop={math.ceil(SHORT_S / seconds)}:size={int(seconds * SAMPLE_RATE) + 1},"
+        chains.append(f"{chain}ebur128@g{g}=peak=sample[o{g}]")
+        outs += ["-map", f"[o{g}]", "-f", "null", "-"]
+    if not groups:
+        return []
+    proc = run_ffmpeg([*args, "-filter_complex", ";".join(chains), *outs], loglevel="info")
+    gains = []
+    for g, (_, _, lufs) in enumerate(groups):
+        block = proc.stderr[proc.stderr.find(f"[ebur128@g{g} @"):]
+        m = parse_summary(block[: block.find("Peak:") + 40] if "Peak:" in block else block, f"level group {g}")
+        gains.append(0.0 if m.integrated <= -69 else max(-30.0, min(30.0, lufs - m.integrated)))
+    return gains
 
 
 def _burn(cut: Path, srt: Path, dst: Path, height: int) -> Path:
@@ -271,7 +288,7 @@ def _deliver(picture: Path, mix_wav: Path, mixed: Loudness, seconds: float, targ
         passes += 1
         measured = _master(mix_wav, gain, ceiling, mastered, seconds)
         progress(passes / (MAX_PASSES + 1))
-        if within(measured, target, 0.3) and measured.true_peak <= target.true_peak - 0.2:
+        if within(measured, target, 0.4) and measured.true_peak <= target.true_peak - 0.2:
             break
         tried.append((gain, measured.integrated))
         gain, ceiling = _correct(gain, ceiling, measured, target, tried)
