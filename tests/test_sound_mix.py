@@ -111,3 +111,19 @@ def _looped(path: Path, tmp_path: Path) -> Path:
     out = tmp_path / "looped.wav"
     run_ffmpeg(["-stream_loop", "3", "-i", str(path), "-map", "0:a:0", "-c:a", "pcm_s16le", str(out)])
     return out
+
+
+def test_an_effect_file_with_a_slow_start_is_started_early_by_its_attack(tmp_path):
+    folder = tmp_path / "sfx"
+    folder.mkdir()
+    # 0.3 s of near-silence, a soft 0.1 s rise, then the hit: the hit must land on the asked time
+    _wav(folder / "Door-Slam.wav", "aevalsrc=0.003*sin(2*PI*80*t)*lt(t\\,0.3)+0.2*(t-0.3)/0.1*between(t\\,0.3\\,0.4)"
+                                   "*sin(2*PI*300*t)+0.9*exp(-20*(t-0.4))*gt(t\\,0.4)*sin(2*PI*150*t):s=44100:d=1")
+    lib = EffectLibrary(folder)
+    assert "door slam" in lib.names() and lib.names().count("door slam") == 1
+    wav, hit = lib.prepare("door-slam", tmp_path)
+    assert 0.35 <= hit <= 0.42
+    mix = tmp_path / "mix.wav"
+    render(mix, 6.0, voices=[], effects=[Placed(wav, 3.0 - hit)], beds=[], speech=[])
+    x = samples(mix)
+    assert abs(_half_peak_onset(x, 3.0) - 3.0) < 0.005
