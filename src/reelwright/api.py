@@ -106,11 +106,17 @@ def plan_video(request: str | Brief, **kwargs: Any) -> Plan:
     if llm is not None:
         from .planning.llm_planner import plan_with_llm
 
-        return plan_with_llm(brief, caps, llm, fallback=kwargs.get("fallback"), bus=kwargs.get("bus"),
+        plan = plan_with_llm(brief, caps, llm, fallback=kwargs.get("fallback"), bus=kwargs.get("bus"),
                              no_fallback=bool(kwargs.get("no_fallback")))
-    from .planning.builtin import build_plan
+    else:
+        from .planning.builtin import build_plan
 
-    return build_plan(brief, caps)
+        plan = build_plan(brief, caps)
+    if kwargs.get("sound") is not None:  # the voice-over lines, effect cues and music belong to the plan
+        from .sound import prepare
+
+        plan = prepare(plan, kwargs["sound"], capabilities=caps, llm=llm)
+    return plan
 
 
 def make_video(request: str | Brief | None = None, *, output: Path | str | None = None, plan: Plan | Path | str | None = None,

@@ -19,6 +19,9 @@ def audio_facts(path: Path) -> dict:
     if info.has_audio:
         m = measure(path, duration=float(info.duration))
         facts.update(integrated_lufs=m.integrated, true_peak_dbtp=m.true_peak, lra_lu=m.lra)
+    report = _run_report(Path(path))
+    if report.get("audio"):
+        facts.update(narration=report["audio"].get("narration", {}), cues=report["audio"].get("cues", []))
     srt = Path(path).with_suffix(".srt")
     if srt.is_file():
         import pysubs2
@@ -27,6 +30,34 @@ def audio_facts(path: Path) -> dict:
         covered = sum(max(0, e.end - e.start) for e in subs) / 1000
         facts.update(captions=len(subs), caption_coverage=round(covered / max(1e-9, float(info.duration)), 3))
     return facts
+
+
+def _run_report(path: Path) -> dict:
+    """The report of the run that made `path`: its own run folder (final.mp4), else a run whose recorded
+    output is this file (the delivered copy)."""
+    import json
+
+    candidates = [path.parent / "report.json"]
+    try:
+        from ..config import default_runs_dir
+
+        runs = default_runs_dir()
+        if runs.is_dir():
+            candidates += sorted(runs.glob("*/report.json"), key=lambda p: p.stat().st_mtime, reverse=True)[:50]
+    except OSError:
+        pass
+    target = str(path.resolve())
+    for report_path in candidates:
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        output = report.get("output")
+        if report_path.parent == path.parent and path.name == "final.mp4":
+            return report
+        if output and str(Path(output).resolve()) == target:
+            return report
+    return {}
 
 
 def deliver_captions(files: list[str] | list[Path], output: Path) -> list[Path]:
