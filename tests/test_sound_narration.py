@@ -120,3 +120,30 @@ def test_an_edited_plans_lines_are_kept_unless_voice_is_given():
     assert next(c for c in again.audio if c.kind == "voiceover").text == "My own words."
     silenced = prepare(plan, SoundOptions(voice="none"))
     assert not [c for c in silenced.audio if c.kind == "voiceover"]
+
+
+def test_timing_narration_follows_the_lines_and_stays_exact_on_a_fixed_duration_generator(tmp_path):
+    from reelwright.generators.base import Capabilities
+    from reelwright.sound import get_voice
+    from reelwright.sound.speech import synthesize
+
+    caps = Capabilities(name="fixed", durations=[4, 6, 8])
+    plan = plan_video("a 24 second video of a dog in a park")
+    text = ("Max waits. He loves the park, the ball, the long grass, and every smell along the river path. "
+            "Home again. Then he sleeps by the fire, paws twitching, dreaming of tomorrow and the ducks.")
+    planned = prepare(plan, SoundOptions(voice=text, timing="narration"), capabilities=caps, cache=tmp_path)
+    assert planned.total_frames == planned.target_frames == 24 * 24
+    lines = {c.shot: c for c in planned.audio if c.kind == "voiceover"}
+    voice = get_voice("espeak")
+    for shot in planned.shots:
+        assert shot.gen_duration in (4, 6, 8) and shot.frames <= shot.gen_duration * 24
+    spans = {}
+    for cue in lines.values():  # a line holds its shot, or its beat's shots when it is longer than a clip
+        spoken = synthesize(voice, cue.text, tmp_path).duration
+        assert float(cue.duration) >= spoken + 0.25, (cue.shot, spoken)
+        part = [s for s in planned.shots if s.id == cue.shot or s.id.startswith(f"{cue.shot}-")]
+        assert sum(s.frames for s in part) == cue.duration * 24
+        spans[cue.shot] = (spoken, float(cue.duration))
+    # the time follows the lines: the longer a line, the longer its stretch of picture
+    ordered = sorted(spans.values())
+    assert [d for _, d in ordered] == sorted(d for _, d in ordered)
