@@ -147,3 +147,17 @@ def test_timing_narration_follows_the_lines_and_stays_exact_on_a_fixed_duration_
     # the time follows the lines: the longer a line, the longer its stretch of picture
     ordered = sorted(spans.values())
     assert [d for _, d in ordered] == sorted(d for _, d in ordered)
+
+
+def test_lines_follow_their_shots_after_an_edit(tmp_path):
+    from reelwright.sound import get_voice
+    from reelwright.sound.speech import lay_out
+
+    plan = prepare(plan_video(UGC, resolution="360p"), SoundOptions(voice="auto"))
+    dropped = plan.shots.pop(1)  # an edit cut the second shot; the plan is laid out again
+    plan.target_frames -= dropped.frames
+    plan.relayout()
+    lines = lay_out(plan, get_voice("espeak"), tmp_path)
+    assert dropped.id not in {ln.cue.shot for ln in lines}
+    for line in lines:
+        assert abs(line.start - (float(plan.shot_start(plan.shot(line.cue.shot))) + 0.25)) < 1e-9

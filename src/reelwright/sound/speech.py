@@ -70,7 +70,11 @@ def _tempo(speech: Speech, factor: float, dst: Path) -> Speech:
 def lay_out(plan: Plan, voice: Voice, cache: Path, progress=None) -> list[Line]:
     """Synthesize every voice-over cue and place it; a line longer than its room is sped up (≤ MAX_TEMPO),
     and what still does not fit runs on (the plan-time check keeps that rare)."""
-    cues = sorted((c for c in plan.audio if c.kind == "voiceover" and c.text.strip()), key=lambda c: c.start)
+    ids = {s.id for s in plan.shots}
+    # a line belongs to its shot: an edit that moved the shot moves the line, one that cut the shot drops it
+    cues = [c.model_copy(update={"start": plan.shot_start(plan.shot(c.shot))}) if c.shot in ids else c
+            for c in plan.audio if c.kind == "voiceover" and c.text.strip() and (c.shot is None or c.shot in ids)]
+    cues = [c for c in sorted(cues, key=lambda c: c.start) if c.start < plan.duration]
     lines: list[Line] = []
     for i, cue in enumerate(cues):
         if progress:
