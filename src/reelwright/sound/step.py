@@ -139,7 +139,7 @@ def finish(cut: Path, plan: Plan, options: SoundOptions, work: Path, dst: Path, 
 
     # 2. effects, started early by their attack so the hit lands on the frame
     library = EffectLibrary(options.sfx)
-    sfx = [c for c in plan.audio if c.kind == "sfx" and (c.effect or c.path)]
+    sfx = [c for c in plan.audio if c.kind == "sfx" and (c.effect or c.path) and float(c.start) < seconds]
     effects = []
     for cue in sfx:
         wav, hit = library.prepare(cue.effect, work) if not cue.path else (cue.path, 0.0)
