@@ -161,3 +161,29 @@ def test_lines_follow_their_shots_after_an_edit(tmp_path):
     assert dropped.id not in {ln.cue.shot for ln in lines}
     for line in lines:
         assert abs(line.start - (float(plan.shot_start(plan.shot(line.cue.shot))) + 0.25)) < 1e-9
+
+
+def _lines_from_schema(body):
+    """The fake model's answer, derived from the schema the client sent: for each required field, a
+    long line that names the field (longer than any budget, so the budget is enforced by the client)."""
+    from tests.fakes.openai_server import json_completion
+
+    schema = body["response_format"]["json_schema"]["schema"]
+    return json_completion({key: f"Shot {key} shows Tide. It keeps up with you. " + "Really " * 30 + "good."
+                            for key in schema["required"]})
+
+
+def test_a_chat_model_writes_the_lines_within_each_shots_budget():
+    from reelwright.llm import get_llm
+    from tests.fakes.openai_server import FakeOpenAI
+
+    with FakeOpenAI(responder=_lines_from_schema) as server:
+        llm = get_llm("openai:gpt-4.1-mini", base_url=server.base_url)
+        plan = prepare(plan_video(UGC, resolution="360p"), SoundOptions(voice="auto"), llm=llm)
+        sent = server.bodies[0]
+    assert set(sent["response_format"]["json_schema"]["schema"]["required"]) == {s.id for s in plan.shots}
+    lines = {c.shot: c.text for c in plan.audio if c.kind == "voiceover"}
+    for shot in plan.shots:
+        assert lines[shot.id].startswith(f"Shot {shot.id} shows Tide.")  # the model's words…
+        assert word_count(lines[shot.id]) <= shot_budget(float(plan.shot_duration(shot)))  # …held to the budget
+    assert [c.purpose for c in llm.ledger] == ["narration"]

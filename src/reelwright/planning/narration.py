@@ -8,6 +8,7 @@ clip is paid for."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -96,15 +97,18 @@ def check_fit(text: str, seconds: float) -> None:
             f"shorten it to {most} words or ask for at least {math.ceil(words / WORDS_PER_SECOND)} s")
 
 
-def narrate(plan: Plan, setting: VoiceSetting, *, sentences_only: bool = False) -> Plan:
+def narrate(plan: Plan, setting: VoiceSetting, *, sentences_only: bool = False, llm=None) -> Plan:
     """Put one voice-over cue per narrated shot into `plan.audio` (replacing earlier voice-over cues).
-    `sentences_only`: the person's words are split between sentences only (the cut will follow them)."""
+    `sentences_only`: the person's words are split between sentences only (the cut will follow them).
+    `llm`: with `auto`, the chat model writes the lines (held to each shot's word budget)."""
     plan.audio = [c for c in plan.audio if c.kind != "voiceover"]
     if setting.mode == "none":
         return plan
     if setting.mode == "text":
         check_fit(setting.text, float(plan.duration))
         lines = split_lines(setting.text, plan, sentences_only=sentences_only)
+    elif llm is not None:
+        lines = llm_lines(plan, llm)
     else:
         lines = auto_lines(plan)
     for shot, line in zip(plan.shots, lines):
@@ -142,6 +146,39 @@ def split_lines(text: str, plan: Plan, *, sentences_only: bool = False) -> list[
 def _nearest(ideal: int, candidates: set[int], reach: int) -> int | None:
     near = [c for c in candidates if abs(c - ideal) <= reach]
     return min(near, key=lambda c: (abs(c - ideal), c)) if near else None
+
+
+def llm_lines(plan: Plan, llm) -> list[str]:
+    """Lines written by the chat model: one per shot, asked with each shot's beat, length and word budget,
+    in a schema with one field per shot id. Lines over budget are cut back (whole sentences first); a shot
+    the model left empty, or a failed call, gets the built-in line (noted in the plan)."""
+    from ..errors import LLMError
+
+    budgets = {s.id: shot_budget(float(plan.shot_duration(s))) for s in plan.shots}
+    schema = {"type": "object", "additionalProperties": False, "required": list(budgets),
+              "properties": {sid: {"type": "string", "description": f"at most {n} words"} for sid, n in budgets.items()}}
+    rows = "\n".join(f"- {s.id} ({float(plan.shot_duration(s)):.1f} s, at most {budgets[s.id]} words, "
+                     f"{s.purpose or 'beat'}): {s.beat}" for s in plan.shots)
+    prompt = (f"Write the voice-over for this {plan.mode} video about {_principal(plan)}: one spoken line per shot, "
+              f"plain words a voice actor reads aloud (no stage directions, no markdown, no emoji), natural and "
+              f"specific, each line within its word budget so it fits the shot.\n{rows}")
+    fallback = auto_lines(plan)
+    try:
+        reply = llm.complete(prompt, response_format={"title": "narration", **schema}, purpose="narration",
+                             max_tokens=1200)
+        data = json.loads(reply.text)
+    except (LLMError, ValueError) as exc:
+        plan.notes.append(f"the chat model's narration failed ({str(exc).splitlines()[0][:120]}); built-in lines used")
+        return fallback
+    out = []
+    for shot, builtin in zip(plan.shots, fallback):
+        text = re.sub(r"\s+", " ", str(data.get(shot.id) or "")).strip()
+        out.append(_fit(_split_sentences(text), budgets[shot.id]) if text else builtin)
+    return out
+
+
+def _split_sentences(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"(?<=[.!?])\s+", text) if p.strip()]
 
 
 def auto_lines(plan: Plan) -> list[str]:

@@ -57,7 +57,7 @@ def plan_with_sound(director: Any, options: SoundOptions, plan: Any = None) -> A
     plan = plan if plan is not None else director.make_plan()
     run_root = director.run.root
     save_options(run_root, options)
-    plan = prepare(plan, options, capabilities=director.caps, cache=run_root / "sound" / "voice")
+    plan = prepare(plan, options, capabilities=director.caps, cache=run_root / "sound" / "voice", llm=director.llm)
     director.set_plan(plan)
     return plan
 

@@ -74,14 +74,15 @@ class AudioReport(BaseModel):
 
 
 def prepare(plan: Plan, options: SoundOptions, request: str | None = None, *, capabilities=None,
-            cache: Path | None = None) -> Plan:
+            cache: Path | None = None, llm=None) -> Plan:
     """Narration, effect and music cues into `plan.audio`, everything checked (BriefError / InputFileError /
     MissingKeyError, one line) before any clip is made. With `--timing narration` (and the generator's
     `capabilities`), the lines are synthesized now, into `cache`, and the shots retimed to them."""
     request = plan.brief.request if request is None else request
     if options.voice is not None or not any(c.kind == "voiceover" for c in plan.audio):
         # a plan that already holds voice-over lines (an edited plan.json) keeps them unless --voice is given
-        narrate(plan, voice_setting(options.voice, plan.mode, request), sentences_only=options.timing == "narration")
+        narrate(plan, voice_setting(options.voice, plan.mode, request), sentences_only=options.timing == "narration",
+                llm=llm)
     library = EffectLibrary(options.sfx)
     kept = [c for c in plan.audio if not (c.kind == "sfx" and c.text and not c.path)]
     plan.audio = kept + [c for c in cues_from_request(request, plan)
