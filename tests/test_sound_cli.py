@@ -9,7 +9,16 @@ import json
 import pytest
 
 from tests.sound_helpers import ebur128
-from tests.test_cli import assert_clean_user_error, rw
+from tests.test_cli import rw
+
+
+def assert_clean_user_error(proc, needle):
+    """Exit 2, no traceback, one error line naming the problem (planning's progress lines may come first
+    when the problem is only known from the plan, e.g. narration too long for the planned shots)."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and needle.lower() in errors[0].lower(), proc.stderr
 
 
 @pytest.fixture
@@ -23,6 +32,7 @@ def junk(tmp_path):
     (["--tts", "nope"], "unknown TTS backend 'nope'"),
     (["--voice", "auto", "--tts", "openai:gpt-4o-mini-tts"], "OPENAI_API_KEY"),
     (["--voice", "auto", "--tts", "elevenlabs:abc"], "ELEVENLABS_API_KEY"),
+    (["--mode", "ugc-product", "--tts", "elevenlabs:abc"], "ELEVENLABS_API_KEY"),  # the mode's own voice
     (["--voice", " ".join(["word"] * 60)], "60 words"),
     (["--loudness", "deafening"], "unknown loudness"),
     (["--subtitles", "sometimes"], "--subtitles='sometimes'"),

@@ -79,8 +79,14 @@ def sound_options(s: Settings, **flags: Any) -> Any:
     """The make's sound options: its flags (voice, timing, music, sfx) with the resolved settings
     (tts, loudness, subtitles); a bad value is one line, exit 2, before any work."""
     from ..sound import SoundOptions
+    from ..sound.step import check_options
 
-    return guarded(lambda: SoundOptions.parse(tts=s.tts, loudness=s.loudness, subtitles=s.subtitles, **flags))
+    def build():
+        options = SoundOptions.parse(tts=s.tts, loudness=s.loudness, subtitles=s.subtitles, **flags)
+        check_options(options)  # before planning prints anything
+        return options
+
+    return guarded(build)
 
 
 def with_progress(verbose: bool, work: Callable[[EventBus], T]) -> T:

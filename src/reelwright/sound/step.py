@@ -73,6 +73,17 @@ class AudioReport(BaseModel):
     elapsed_s: float = 0.0
 
 
+def check_options(options: SoundOptions) -> None:
+    """What can be checked before planning: the music file, the effects folder, and the voice backend (its
+    package and key) when a voice is asked for by flag. One-line errors."""
+    if options.music is not None:
+        audio_duration(options.music, "music file")
+    if options.sfx is not None:
+        EffectLibrary(options.sfx)
+    if options.voice is not None and options.voice.strip().lower() not in ("none", "off", "no"):
+        get_voice(options.tts)
+
+
 def prepare(plan: Plan, options: SoundOptions, request: str | None = None, *, capabilities=None,
             cache: Path | None = None, llm=None) -> Plan:
     """Narration, effect and music cues into `plan.audio`, everything checked (BriefError / InputFileError /
