@@ -4,37 +4,30 @@ the frame; an effect asked in words lands within one frame of its time."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import srt
 
-from reelwright.api import make_brief
-from reelwright.director import Director
-from reelwright.generators.registry import get_generator
+from reelwright.api import make_video
+from reelwright.plan import Plan
 from reelwright.runs.store import RunDir
-from reelwright.sound import SoundOptions, finish, prepare
+from reelwright.sound import AudioReport, SoundOptions
 from tests.fakes.gen_helpers import probe_frames
 from tests.sound_helpers import band_share_db, ebur128, first_rise, samples, speech_like
 
 UGC = "a 30 second UGC ad for a bottle called Tide: unboxing, filling it at the gym, a quick testimonial"
 
 
-def make(tmp_path: Path, request: str, options: SoundOptions, retime: bool = False, **brief) -> tuple[Path, object, object]:
-    """(delivered file, plan, audio report); the cut before the sound step stays at runs/*/cut.mp4."""
-    brief = make_brief(request, resolution="360p", **brief)
-    run = RunDir.create(tmp_path / "runs", brief)
-    generator = get_generator("animatic")
-    director = Director(brief, run=run, generator=generator)
-    plan = prepare(director.make_plan(), options, capabilities=generator.capabilities() if retime else None,
-                   cache=run.root / "sound" / "voice")
-    director.set_plan(plan)
-    director.generate_all()
-    cut = director.cut()
+def make(tmp_path: Path, request: str, options: SoundOptions, **brief) -> tuple[Path, Plan, AudioReport]:
+    """Make through the public API (the Director runs the sound step after the cut): (delivered file, the
+    run's plan, its report's audio section). The cut before the sound step stays at runs/*/cut.mp4."""
     out = tmp_path / "out.mp4"
-    report = finish(cut, plan, options, run.root / "sound", out)
-    return out, plan, report
+    delivery = make_video(request, output=out, runs_dir=tmp_path / "runs", resolution="360p", sound=options, **brief)
+    report = json.loads((delivery.run.root / "report.json").read_text(encoding="utf-8"))
+    return out, delivery.run.load_plan(), AudioReport.model_validate(report["audio"])
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +62,7 @@ def test_narration_is_audible_in_every_shot(ugc):
 def test_captions_are_beside_the_file_and_read_back(ugc):
     out, plan, report = ugc
     files = [Path(f) for f in report.caption_files]
-    assert [f.suffix for f in files] == [".srt", ".vtt"]
+    assert files == [out.with_suffix(".srt"), out.with_suffix(".vtt")]  # beside the delivered file
     subs = list(srt.parse(files[0].read_text(encoding="utf-8")))
     assert len(subs) == report.captions > 0
     spoken = " ".join(c.text for c in plan.audio if c.kind == "voiceover")
@@ -106,7 +99,7 @@ def test_timing_narration_cuts_between_sentences_and_keeps_the_length(tmp_path):
     text = ("Meet Max. He loves the park, the ball, and the long grass, and he will chase anything that moves. "
             "Every morning he waits by the door. Then, off we go!")
     out, plan, report = make(tmp_path, "a 16 second video of a dog in a park",
-                             SoundOptions(voice=text, timing="narration"), retime=True)
+                             SoundOptions(voice=text, timing="narration"))
     assert probe_frames(out) == plan.target_frames == plan.total_frames
     lines = [c for c in plan.audio if c.kind == "voiceover"]
     assert " ".join(c.text for c in lines) == text
