@@ -29,7 +29,7 @@ from reelwright.generators.registry import get_generator
 from reelwright.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 from reelwright.runs.store import RunDir
 from reelwright.sound import SoundOptions, finish, prepare
-from reelwright.sound.loudness import PRESETS, measure, parse_target
+from reelwright.sound.loudness import measure, parse_target
 from reelwright.sound.step import _deliver
 
 UGC = "a 30 second UGC ad for a bottle called Tide: unboxing, filling it at the gym, a quick testimonial"

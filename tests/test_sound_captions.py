@@ -12,7 +12,6 @@ from reelwright.media.ffmpeg import run_ffmpeg
 from reelwright.sound import captions as cap
 from reelwright.sound.voices import Span
 from tests.conftest import make_test_clip
-from tests.sound_helpers import samples  # noqa: F401 - same helpers module as the other sound tests
 
 
 def _words(text: str, start: float, step: float = 0.35) -> list[Span]:
