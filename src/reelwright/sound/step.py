@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import MediaError
+from ..media.encode import aac_args, h264_args, mp4_args
 from ..media.ffmpeg import run_ffmpeg
 from ..media.probe import probe
 from ..media.util import atomic_output
@@ -251,8 +252,7 @@ def _levels(groups: list[tuple[list[Path], float, float]]) -> list[float]:
 def _burn(cut: Path, srt: Path, dst: Path, height: int) -> Path:
     """Captions burned in with libass; the video is re-encoded once, the sound is left out (mixed later)."""
     with atomic_output(dst) as tmp:
-        run_ffmpeg(["-i", str(cut), "-map", "0:v:0", "-vf", cap.burn_filter(srt), "-c:v", "libx264",
-                    "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", str(tmp)])
+        run_ffmpeg(["-i", str(cut), "-map", "0:v:0", "-vf", cap.burn_filter(srt), *h264_args(), str(tmp)])
     return dst
 
 
@@ -278,8 +278,7 @@ def _encode(picture: Path, audio: Path, seconds: float, dst: Path) -> None:
     with atomic_output(dst) as tmp:
         run_ffmpeg(["-i", str(picture), "-i", str(audio), "-filter_complex",
                     f"[1:a:0]apad=whole_len={n},atrim=end_sample={n}[a]", "-map", "0:v:0", "-map", "[a]",
-                    "-c:v", "copy", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k", "-movflags", "+faststart",
-                    str(tmp)])
+                    "-c:v", "copy", *aac_args(fast_coder=True), *mp4_args(), str(tmp)])
 
 
 def _deliver(picture: Path, mix_wav: Path, mixed: Loudness, seconds: float, target, dst: Path,
