@@ -14,6 +14,8 @@ command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 # The studio page's tests drive Debian's Chromium through Playwright (no browser download).
 if [ $dev = 1 ] && [ ! -x /usr/bin/chromium ]; then need_apt+=(chromium); fi
+# the offline voice (sound narration): the library, found by ctypes, and its voice data
+ls /usr/lib/*/libespeak-ng.so.1 /usr/lib/libespeak-ng.so.1 >/dev/null 2>&1 || need_apt+=(espeak-ng)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

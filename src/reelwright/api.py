@@ -17,6 +17,8 @@ from .generators.registry import get_generator
 from .media.ffmpeg import ffmpeg_exe
 from .plan import Plan
 from .runs.store import RunDir
+from .sound.after_cut import deliver_with_sound, load_options, plan_with_sound, save_options, sound_step
+from .sound.options import SoundOptions
 
 
 def make_brief(request: str, *, duration: Any = None, aspect: str | None = None, mode: str | None = None,
@@ -108,11 +110,17 @@ def plan_video(request: str | Brief, **kwargs: Any) -> Plan:
     if llm is not None:
         from .planning.llm_planner import plan_with_llm
 
-        return plan_with_llm(brief, caps, llm, fallback=kwargs.get("fallback"), bus=kwargs.get("bus"),
+        plan = plan_with_llm(brief, caps, llm, fallback=kwargs.get("fallback"), bus=kwargs.get("bus"),
                              no_fallback=bool(kwargs.get("no_fallback")))
-    from .planning.builtin import build_plan
+    else:
+        from .planning.builtin import build_plan
 
-    return build_plan(brief, caps)
+        plan = build_plan(brief, caps)
+    if kwargs.get("sound") is not None:  # the voice-over lines, effect cues and music belong to the plan
+        from .sound import prepare
+
+        plan = prepare(plan, kwargs["sound"], capabilities=caps, llm=llm)
+    return plan
 
 
 def make_video(request: str | Brief | None = None, *, output: Path | str | None = None, plan: Plan | Path | str | None = None,
@@ -143,15 +151,23 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
     check_executor(kwargs.get("executor"))
     generator = _make_generator(brief, kwargs)
     run = RunDir.create(Path(runs_dir) if runs_dir else default_runs_dir(), brief)
+    sound = kwargs.get("sound") or SoundOptions()
     director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge,
                         concurrency=concurrency,
-                        fallback="none" if kwargs.get("no_fallback") else kwargs.get("fallback"))
-    if loaded_plan is not None:
-        director.set_plan(loaded_plan)
+                        fallback="none" if kwargs.get("no_fallback") else kwargs.get("fallback"),
+                        after_cut=[sound_step(sound)])
+    save_options(run.root, sound)
     with _released(generator):
-        if agent:
-            return _drive_with_agent(director, llm, brief, out)
-        return director.run_all(out)
+        if agent:  # the driver plans through the tools; the sound step still mixes, levels and captions the cut
+            if loaded_plan is not None:
+                director.set_plan(loaded_plan)
+            return deliver_with_sound(_drive_with_agent(director, llm, brief, out))
+        try:  # the sound's half of planning (narration, cues, checks) comes before any clip is paid for
+            plan_with_sound(director, sound, loaded_plan)
+        except BaseException as exc:
+            director.fail(exc)
+            raise
+        return deliver_with_sound(director.run_all(out))
 
 
 def _drive_with_agent(director: Director, llm: Any, brief: Brief, out: Path | None) -> Delivery:
@@ -202,10 +218,10 @@ def resume_run(ref: str | Path, *, runs_dir: Path | str | None = None, output: P
         check_output_path(out)
     llm = _make_llm(brief, kwargs)
     director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), judge=_make_judge(llm, kwargs),
-                        generator=_make_generator(brief, kwargs))
+                        generator=_make_generator(brief, kwargs), after_cut=[sound_step(load_options(run.root))])
     director.bus.emit("plan", "info", f"resuming run {run.id}: {len(state.accepted)} clips already accepted")
     with _released(director.generator):
-        return director.run_all(out)
+        return deliver_with_sound(director.run_all(out))
 
 
 def _make_generator(brief: Brief, kwargs: dict[str, Any]):

@@ -51,6 +51,9 @@ class Settings(BaseModel):
     concurrency: int | None = Field(None, ge=1, description="clips made at once")
     executor: Literal["local", "ray"] = Field("local", description="where clips are made: this process, or a Ray cluster")
     gen_base_url: str | None = Field(None, description="base URL of the video server (openai-videos, openrouter)")
+    tts: str = Field("espeak", description="voice backend: espeak[:VOICE], openai:MODEL[:VOICE], elevenlabs:VOICE_ID")
+    loudness: str = Field("social", description="social (−14 LUFS), broadcast (−23), atsc (−24) or a LUFS number")
+    subtitles: Literal["file", "burn", "none"] = Field("file", description="captions beside the video, burned in, or none")
 
     @field_validator("generator")
     @classmethod
@@ -72,6 +75,29 @@ class Settings(BaseModel):
         if text.lower() not in BUILTIN and (not sep or provider.strip().lower() not in PROVIDERS or not model.strip()):
             raise ValueError(f"unknown llm {v!r}: use builtin or one of {', '.join(p + ':MODEL' for p in PROVIDERS)}")
         return text or "builtin"
+
+    @field_validator("tts")
+    @classmethod
+    def _tts_spec(cls, v: str) -> str:
+        from .sound.voices import available
+
+        name = v.strip().partition(":")[0].strip().lower()
+        if name not in available():
+            raise ValueError(f"unknown TTS backend {name!r}: choose one of {', '.join(available())}")
+        return v.strip()
+
+    @field_validator("loudness")
+    @classmethod
+    def _loudness(cls, v: str) -> str:
+        from .sound.loudness import parse_target
+
+        parse_target(v)
+        return v.strip()
+
+    @field_validator("subtitles", mode="before")
+    @classmethod
+    def _subtitles(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
 
     @field_validator("llm_base_url", "gen_base_url")
     @classmethod

@@ -25,6 +25,7 @@
     │   └── ExpiredResultError    a result URL expired or a download was truncated
     ├── MediaError                ffmpeg or probing failed
     │   └── FFmpegError           carries argv and the stderr tail
+    ├── VoiceError                a text-to-speech backend failed (third-party errors wrapped here; carries .status)
     └── LLMError                  a chat model call failed after the SDK's retries (carries .status)
 """
 
@@ -147,6 +148,14 @@ class FFmpegError(MediaError):
 
     def __str__(self) -> str:
         return f"{self.args[0]}\n  argv: {' '.join(self.argv)}\n  stderr:\n{self.stderr_tail}"
+
+
+class VoiceError(ReelwrightError):
+    """A text-to-speech backend failed after its SDK's retries (refused text or voice, server error)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        self.status = status
+        super().__init__(message)
 
 
 class LLMError(ReelwrightError):

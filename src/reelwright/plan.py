@@ -92,6 +92,8 @@ class AudioCue(BaseModel):
     duration: Frac | None = None
     path: Path | None = None
     gain_db: float = 0.0
+    effect: str = ""  # sfx: the effect's name ("door slam"); `start` is where it hits
+    shot: str | None = None  # voiceover: the shot whose line this is
 
 
 class CardSpec(BaseModel):

@@ -16,6 +16,7 @@ _LABELS = {
     "check": ("Evaluating", "Evaluated"),
     "cut": ("Stitching", "Stitched"),
     "overlay": ("Overlaying text", "Overlaid text"),
+    "sound": ("Mixing sound", "Mixed sound"),
     "verify": ("Verifying", "Verified"),
     "deliver": ("Delivering", "Delivered"),
     "llm": ("Model", "Model"),
@@ -24,7 +25,7 @@ _LABELS = {
     "extend": ("Extending", "Extended"),
     "run": ("Run", "Run"),
 }
-_BAR_STEPS = ("cut", "verify")  # steps that report their own fraction done
+_BAR_STEPS = ("cut", "sound", "verify")  # steps that report their own fraction done
 
 
 class ConsoleRenderer:

@@ -26,19 +26,30 @@ def inspect(
     from ..media import probe
     from ..timing import seconds_to_frames
 
+    from ..sound.inspect import audio_facts
+
     def go():
         info = probe(file)
         frames = seconds_to_frames(Fraction(repr(target)), info.fps) if target else info.frames
-        return info, check_final(file, frames, info.fps)
+        return info, check_final(file, frames, info.fps), audio_facts(file)
 
-    info, verdict = guarded(go)
+    info, verdict, audio = guarded(go)
     if as_json:
-        sys.stdout.write(json.dumps({"probe": info.model_dump(mode="json"), "checks": verdict.model_dump(mode="json")}, indent=2) + "\n")
+        sys.stdout.write(json.dumps({"probe": info.model_dump(mode="json"), "checks": verdict.model_dump(mode="json"),
+                                     "audio": audio}, indent=2) + "\n")
         return
     table = Table(title=str(file), show_header=False)
     for key, value in info.model_dump(mode="json").items():
         table.add_row(key, str(value))
     out.print(table)
+    if audio.get("has_audio"):
+        out.print(f"sound: {audio['integrated_lufs']:g} LUFS integrated, true peak {audio['true_peak_dbtp']:g} dBTP, "
+                  f"LRA {audio['lra_lu']:g} LU")
+    if "captions" in audio:
+        out.print(f"captions: {audio['captions']} cues beside the file, covering {audio['caption_coverage']:.0%} of it")
+    for cue in audio.get("cues", []):
+        out.print(f"cue {cue['effect']}: planned {cue['planned_s']:.3f} s, measured "
+                  + (f"{cue['measured_s']:.3f} s ({cue['error_ms']:+.1f} ms)" if cue["measured_s"] is not None else "—"))
     for c in verdict.checks:
         out.print(f"{'[green]✓[/]' if c.passed else '[red]✗[/]'} {c.name}: {c.detail}")
     if not verdict.passed:

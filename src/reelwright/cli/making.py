@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from ..errors import UserError
-from .shared import (Aspect, Duration, Executor, Fallback, Fps, GenBase, Generator, Llm, LlmBase, Mode, NoFallback,
-                     Output, Refs, Resolution, RunsDir, Verbose, Workers, delivered, fail, guarded, out, settings,
-                     with_progress)
+from .shared import (Aspect, Duration, Executor, Fallback, Fps, GenBase, Generator, Llm, LlmBase, Loudness, Mode,
+                     Music, NoFallback, Output, Refs, Resolution, RunsDir, Sfx, Subtitles, Timing, Tts, Verbose, Voice,
+                     Workers, delivered, fail, guarded, out, settings, sound_options, with_progress)
 
 
 def generator_options(s: Any) -> dict[str, Any]:
@@ -43,6 +43,13 @@ def make(
     concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Clips made at once (at most the backend's own limit).")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     allow_long: Annotated[bool, typer.Option("--allow-long", help="Allow videos over an hour.")] = False,
+    voice: Voice = None,
+    tts: Tts = None,
+    timing: Timing = None,
+    music: Music = None,
+    sfx: Sfx = None,
+    subtitles: Subtitles = None,
+    loudness: Loudness = None,
     runs_dir: RunsDir = None,
     verbose: Verbose = False,
 ) -> None:
@@ -53,14 +60,16 @@ def make(
     if plan is None and (request is None or not request.strip()):
         fail(UserError("the request is empty: say what the video should show"))
     s = settings(generator=generator, llm=llm, llm_base_url=llm_base_url, fallback=fallback, budget=budget,
-                 concurrency=concurrency, runs_dir=runs_dir, executor=executor, gen_base_url=gen_base_url)
+                 concurrency=concurrency, runs_dir=runs_dir, executor=executor, gen_base_url=gen_base_url, tts=tts,
+                 loudness=loudness, subtitles=subtitles)
+    sound = sound_options(s, voice=voice, timing=timing, music=music, sfx=sfx)
     target = output or Path(f"{slugify(request or (plan.stem if plan else 'video'))}.mp4")
     delivery = with_progress(verbose, lambda bus: make_video(
         request, output=target, plan=plan, runs_dir=s.runs_dir, bus=bus, agent=agent, generator=s.generator,
         duration=duration, aspect=aspect, mode=mode, resolution=resolution, fps=fps, references=ref or [],
         llm=s.llm, llm_base_url=s.llm_base_url, fallback="none" if no_fallback else s.fallback, budget_usd=s.budget,
         seed=seed, allow_long=allow_long, concurrency=s.concurrency, executor=s.executor, ray_workers=workers,
-        generator_options=generator_options(s)))
+        generator_options=generator_options(s), sound=sound))
     delivered(delivery)
 
 
@@ -78,17 +87,26 @@ def plan(
     llm_base_url: LlmBase = None,
     fallback: Fallback = None,
     no_fallback: NoFallback = False,
+    voice: Voice = None,
+    tts: Tts = None,
+    timing: Timing = None,
+    music: Music = None,
+    sfx: Sfx = None,
+    subtitles: Subtitles = None,
+    loudness: Loudness = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Plan as JSON (editable; feed back with make --plan).")] = False,
 ) -> None:
     """Plan only: every shot with its start, duration, beat and prompt; total duration; estimated cost."""
     from ..api import plan_video
     from ..timing import timecode
 
-    s = settings(generator=generator, llm=llm, llm_base_url=llm_base_url, fallback=fallback, gen_base_url=gen_base_url)
+    s = settings(generator=generator, llm=llm, llm_base_url=llm_base_url, fallback=fallback, gen_base_url=gen_base_url,
+                 tts=tts, loudness=loudness, subtitles=subtitles)
+    sound = sound_options(s, voice=voice, timing=timing, music=music, sfx=sfx)
     p = guarded(lambda: plan_video(request, generator=s.generator, duration=duration, aspect=aspect, mode=mode,
                                    resolution=resolution, fps=fps, references=ref or [], llm=s.llm,
                                    llm_base_url=s.llm_base_url, fallback="none" if no_fallback else s.fallback,
-                                   generator_options=generator_options(s)))
+                                   generator_options=generator_options(s), sound=sound))
     if as_json:
         sys.stdout.write(p.to_json() + "\n")
         return
@@ -101,6 +119,11 @@ def plan(
     out.print(table)
     for o in p.overlays:
         out.print(f"overlay {o.text!r} at {timecode(o.start)} for {float(o.duration):g} s")
+    for c in p.audio:
+        if c.kind == "voiceover":
+            out.print(f"voice {c.shot} at {timecode(c.start)}: {c.text}")
+        elif c.kind in ("sfx", "music"):
+            out.print(f"{c.kind} {c.effect or (c.path.name if c.path else '')} at {timecode(c.start)}")
     out.print(f"total {float(p.duration):.3f} s ({p.total_frames} frames), {len(p.shots)} shots, "
               f"estimated cost ${p.estimated_cost_usd:.2f}")
 

@@ -42,6 +42,13 @@ Mode = Annotated[Optional[str], typer.Option("--mode", help="create-video, short
 Resolution = Annotated[Optional[str], typer.Option("--resolution", help="360p, 480p, 720p (default), 1080p.")]
 Fps = Annotated[Optional[str], typer.Option("--fps", help="Frames per second, e.g. 24, 30, 30000/1001.")]
 Refs = Annotated[Optional[list[str]], typer.Option("--ref", help="Reference image [NAME=]PATH; repeatable.")]
+Voice = Annotated[Optional[str], typer.Option("--voice", help="Voice-over: auto, none, \"TEXT\" or FILE.txt (default: the request's words, else auto for ugc-product/brand-identity, none otherwise).")]
+Tts = Annotated[Optional[str], typer.Option("--tts", help="Voice backend: espeak[:VOICE] (default, offline), openai:MODEL[:VOICE], elevenlabs:VOICE_ID; or REELWRIGHT_TTS.")]
+Timing = Annotated[Optional[str], typer.Option("--timing", help="shots (default) or narration: cut on the narration's sentences.")]
+Music = Annotated[Optional[str], typer.Option("--music", help="A music file, looped or trimmed to length and ducked under the voice; or none.")]
+Sfx = Annotated[Optional[Path], typer.Option("--sfx", help="A folder of effect files named by effect (door-slam.wav…); built-ins otherwise.")]
+Subtitles = Annotated[Optional[str], typer.Option("--subtitles", help="file (SRT+VTT beside the video, default), burn, none; or REELWRIGHT_SUBTITLES.")]
+Loudness = Annotated[Optional[str], typer.Option("--loudness", help="social (−14 LUFS, default), broadcast (−23), atsc (−24) or a LUFS number; or REELWRIGHT_LOUDNESS.")]
 
 
 def fail(exc: BaseException) -> NoReturn:
@@ -69,6 +76,20 @@ def guarded(fn: Callable[[], T]) -> T:
 def settings(**flags: Any) -> Settings:
     """The command's settings: its flags (None = not given) over REELWRIGHT_* over the config file."""
     return guarded(lambda: resolve_settings(flags))
+
+
+def sound_options(s: Settings, **flags: Any) -> Any:
+    """The make's sound options: its flags (voice, timing, music, sfx) with the resolved settings
+    (tts, loudness, subtitles); a bad value is one line, exit 2, before any work."""
+    from ..sound import SoundOptions
+    from ..sound.step import check_options
+
+    def build():
+        options = SoundOptions.parse(tts=s.tts, loudness=s.loudness, subtitles=s.subtitles, **flags)
+        check_options(options)  # before planning prints anything
+        return options
+
+    return guarded(build)
 
 
 def with_progress(verbose: bool, work: Callable[[EventBus], T]) -> T:

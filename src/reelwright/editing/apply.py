@@ -50,7 +50,11 @@ def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, out
     ops = _ops_for(request, llm)
     bus = bus or EventBus()
     brief = run.load_brief()
-    director = Director(brief, run=run, bus=bus, llm=llm, generator_options=generator_options)
+    from ..sound.after_cut import deliver_with_sound, load_options, sound_step
+
+    # the run's own sound settings: lines follow their shots, unchanged lines are not synthesized again
+    director = Director(brief, run=run, bus=bus, llm=llm, generator_options=generator_options,
+                        after_cut=[sound_step(load_options(run.root))])
     new_plan = plan.model_copy(deep=True)
     tools: list[str] = []
     notes: list[str] = []
@@ -76,7 +80,7 @@ def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, out
     version = len(run.load_state().history) + 1
     shutil.copyfile(run.final_path, run.root / f"final.v{version}.mp4")
     cut = director.cut()
-    delivery = director.finish(cut, output)
+    delivery = deliver_with_sound(director.finish(cut, output))
     state = run.load_state()
     state.history.append({"kind": "edit", "request": request, "ops": [o.model_dump(mode="json") for o in ops],
                           "tools": tools, "regenerated": regenerated, "at": time.time(),

@@ -67,6 +67,10 @@ def export_otio(run: RunDir, dst: Path) -> Path:
     if len(text):
         timeline.tracks.append(text)
     timeline.tracks.append(audio)
+    from ..sound.otio_tracks import sound_tracks
+
+    for track in sound_tracks(run.root, otio, rate):  # narration, effects, music as the sound step placed them
+        timeline.tracks.append(track)
     timeline.metadata["reelwright"] = {"run": run.id, "fps": str(plan.fps), "width": plan.width,
                                        "height": plan.height, "output_aspect": plan.output_aspect}
     dst = Path(dst)
