@@ -13,10 +13,10 @@ import typer
 
 from .. import __version__
 from ..server import commands as studio
-from . import editing, info, making
+from . import editing, info, making, store
 from .shared import out
 
-GROUPS = (making, editing, info, studio)
+GROUPS = (making, editing, info, store, studio)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="reelwright: a video agent. Plans shots, prompts each model in its own style, generates, "
