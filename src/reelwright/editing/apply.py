@@ -253,6 +253,7 @@ def _extend_plan(plan: Plan, target_seconds: Fraction, director: Director) -> No
 def edit_video_file(path: Path, request: str, *, output: Path | None, bus: EventBus | None) -> EditOutcome:
     """Deterministic edits on any video file (no plan, so no shot-level edits or regeneration)."""
     from ..media import VideoSpec, change_speed, crop_to_aspect, fade, overlay_text, probe, trim
+    from ..media.smart_edit import smart_overlay, smart_trim
 
     ops = parse_edit(request)
     bus = bus or EventBus()
@@ -283,15 +284,16 @@ def edit_video_file(path: Path, request: str, *, output: Path | None, bus: Event
                 start = duration - d if op.start is not None and op.start < 0 else (op.start or Fraction(0))
                 if start >= duration:
                     raise BriefError(f"{float(start):g} s is past the end of the video ({float(duration):.3f} s)")
-                overlay_text(work, dst, [Overlay(text=op.text, start=start, duration=min(d, duration - start),
-                                                 position=op.position)], spec)  # type: ignore[arg-type]
-                tools.append("overlay_text")
+                ov = Overlay(text=op.text, start=start, duration=min(d, duration - start),
+                             position=op.position)  # type: ignore[arg-type]
+                tools.append(_gop_smart(lambda: smart_overlay(work, dst, [ov]), "overlay_text",
+                                        lambda: overlay_text(work, dst, [ov], spec), bus))
             elif op.kind == "trim_total":
                 frames = seconds_to_frames(op.duration or Fraction(0), spec.fps)
                 if not 0 < frames <= probe(work).frames:
                     raise BriefError(f"cannot trim a {float(duration):.3f} s video to {float(op.duration or 0):g} s")
-                trim(work, dst, start_frame=0, frames=frames, spec=spec)
-                tools.append("trim")
+                tools.append(_gop_smart(lambda: smart_trim(work, dst, frames), "trim",
+                                        lambda: trim(work, dst, start_frame=0, frames=frames, spec=spec), bus))
             elif op.kind == "speed" and op.shot is None:
                 change_speed(work, dst, op.factor or Fraction(1), spec)
                 tools.append("change_speed")
@@ -323,3 +325,19 @@ def edit_video_file(path: Path, request: str, *, output: Path | None, bus: Event
     bus.emit("edit", "done", f"tools: {', '.join(tools)}")
     return EditOutcome(request=request, ops=ops, tools=tools, regenerated=[], reused=[], output=out,
                        duration=final.video_duration)
+
+
+def _gop_smart(smart, name: str, whole, bus: EventBus) -> str:
+    """Run the GOP-smart form of an edit (only the touched GOPs re-encoded, the rest copied); a file it
+    cannot join safely is re-encoded whole, as before. Returns the tool name used."""
+    from ..media.smart_edit import SmartRenderUnsupported
+
+    try:
+        ka, kb = smart()
+    except SmartRenderUnsupported as exc:
+        bus.emit("edit", "info", f"{name}: re-encoding the whole video ({exc})")
+        whole()
+        return name
+    bus.emit("edit", "info", f"{name}: re-encoded frames {ka}..{kb}, copied the rest",
+             data={"reencoded_frames": [ka, kb]})
+    return name
