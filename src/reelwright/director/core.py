@@ -21,6 +21,7 @@ from ..events import EventBus, TraceWriter
 from ..generators.base import ClipRequest, Generator
 from ..generators.registry import get_generator
 from ..plan import Plan, Shot
+from ..runs.index import RunIndexer
 from ..runs.store import RunDir
 from . import assembly, schedule, takes
 from .budget import Budget
@@ -49,6 +50,7 @@ class Director:
         bus = bus or EventBus()
         bus.subscribe(TraceWriter(run.trace_path))
         generator = generator or get_generator(brief.generator, **(generator_options or {}))
+        bus.subscribe(RunIndexer(run, generator=brief.generator, model=generator.model))  # the run store
         caps = generator.capabilities()
         limits = limits or Limits(max_spend_usd=brief.budget_usd)
         if limits.max_spend_usd is None and brief.budget_usd is not None:
@@ -83,7 +85,9 @@ class Director:
         """Record a stopped run: state and report say why (one line)."""
         p = self.production
         p.save_state("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
-        self.write_report(status=p.state.status, error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self.write_report(status=p.state.status, error=error)
+        p.bus.emit("run", "failed", error, data={"status": p.state.status})
 
     # ---------------------------------------------------------------- planning
     def make_plan(self) -> Plan:

@@ -16,6 +16,7 @@ from ..planning.rewrite import revise_prompt, soften_prompt
 from ..runs.store import AcceptedClip
 from ..timing import frames_to_seconds
 from ..cards import is_card, make_card_clip
+from . import reuse
 from .job import ShotJob, accepted_clip, card_frames
 from .production import Production
 from .request import previous_clip, request_for
@@ -40,6 +41,8 @@ def produce(p: Production, job: ShotJob, *, feedback: list[str] | None = None, f
         return ShotOutcome(shot.id, existing, p.state.accepted[job.fingerprint].attempts, 0.0, reused=True)
     if is_card(shot):
         return draw_card(p, job)
+    if not force and not feedback and (cached := reuse.from_cache(p, job)) is not None:
+        return ShotOutcome(shot.id, cached, 0, 0.0, reused=True)
     reasons = list(feedback or [])
     prompt = revise_prompt(shot.prompt, reasons) if reasons else shot.prompt
     total_cost, verdicts = 0.0, []
@@ -137,6 +140,7 @@ def _accept(p: Production, job: ShotJob, path: Path, result: ClipResult, takes: 
         remember(p, job, path)
     p.report.shot(job.id, rec.model_dump())
     p.bus.emit("check", "done", "passed", shot=job.id, data={"attempts": takes})
+    reuse.to_cache(p, job, path, cost_usd=cost, seconds=rec.seconds_generated)
 
 
 def check_take(p: Production, job: ShotJob, raw: Path, final_path: Path):

@@ -53,6 +53,7 @@ class CacheEntry(BaseModel):
     cost_usd: float | None = None
     generator: str | None = None
     model: str | None = None
+    seconds: float | None = None
     created: float | None = None
     last_used: float | None = None
     hits: int = 0

@@ -25,7 +25,8 @@ MAX_TRACE_LINE = 1 << 20  # a trace line longer than this is not one of ours: sk
 TERMINAL = ("done", "failed", "interrupted")
 _TAKE_STEPS = ("generate", "regenerate")
 _STATUS_BY_STEP = {("plan", "start"): "planning", ("plan", "done"): "planned", ("generate", "start"): "generating",
-                   ("cut", "start"): "cutting", ("verify", "failed"): "failed", ("deliver", "done"): "done"}
+                   ("cut", "start"): "cutting", ("verify", "failed"): "failed", ("deliver", "done"): "done",
+                   ("run", "failed"): "failed"}
 
 
 def day_of(ts: float) -> str:
@@ -264,7 +265,7 @@ class RunIndexer:
             return
         try:
             self.index.record(self.run, event, backend=self.backend, model=self.model)
-            if event.step in ("deliver", "report") or (event.step, event.status) == ("verify", "failed"):
+            if event.step == "deliver" or event.status == "failed" and event.step in ("run", "verify"):
                 self.index.reconcile(self.run)
         except Exception as exc:  # noqa: BLE001
             self._disable(exc)
