@@ -144,6 +144,8 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
     out = check_output_path(Path(output)) if output is not None else None
     if concurrency is not None and concurrency < 1:
         raise BriefError(f"concurrency must be at least 1, got {concurrency}")
+    mark = _watermark(kwargs.get("watermark"))
+    signer = _signer(kwargs)  # a bad certificate or key stops here, before anything is spent
     ffmpeg_exe()  # fail before planning when ffmpeg is missing
     bus = bus or EventBus()
     llm = _make_llm(brief, kwargs)
@@ -155,7 +157,7 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
     director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge,
                         concurrency=concurrency,
                         fallback="none" if kwargs.get("no_fallback") else kwargs.get("fallback"),
-                        after_cut=[sound_step(sound)])
+                        after_cut=[sound_step(sound)], signer=signer, watermark=mark)
     save_options(run.root, sound)
     with _released(generator):
         if agent:  # the driver plans through the tools; the sound step still mixes, levels and captions the cut
@@ -218,7 +220,8 @@ def resume_run(ref: str | Path, *, runs_dir: Path | str | None = None, output: P
         check_output_path(out)
     llm = _make_llm(brief, kwargs)
     director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), judge=_make_judge(llm, kwargs),
-                        generator=_make_generator(brief, kwargs), after_cut=[sound_step(load_options(run.root))])
+                        generator=_make_generator(brief, kwargs), after_cut=[sound_step(load_options(run.root))],
+                        signer=_signer(kwargs))
     director.bus.emit("plan", "info", f"resuming run {run.id}: {len(state.accepted)} clips already accepted")
     with _released(director.generator):
         return deliver_with_sound(director.run_all(out))
@@ -267,3 +270,29 @@ def _make_judge(llm: Any, kwargs: dict[str, Any]):
     from .critique.judge import VisionJudge
 
     return VisionJudge(llm, threshold=kwargs.get("judge_threshold", 0.6))
+
+
+def _watermark(value: Any):
+    """A `Watermark`, or the `--watermark TEXT|IMAGE` string with optional position and opacity kwargs."""
+    from .media.watermark import Watermark, parse_watermark
+
+    if value is None or isinstance(value, Watermark):
+        return value
+    if isinstance(value, dict):
+        return parse_watermark(str(value.get("text") or value.get("image")), position=value.get("position", "bottom-right"),
+                               opacity=value.get("opacity", 0.6))
+    return parse_watermark(str(value))
+
+
+def _signer(kwargs: dict[str, Any]):
+    """The C2PA signing identity from `sign_cert`/`sign_key` (paths), checked now; None when not configured."""
+    cert, key = kwargs.get("sign_cert"), kwargs.get("sign_key")
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        from .errors import ConfigError
+
+        raise ConfigError("signing needs both sign_cert and sign_key (a PEM chain and its private key)")
+    from .provenance.c2pa_io import SigningIdentity
+
+    return SigningIdentity(Path(cert), Path(key))

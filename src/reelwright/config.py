@@ -54,6 +54,8 @@ class Settings(BaseModel):
     tts: str = Field("espeak", description="voice backend: espeak[:VOICE], openai:MODEL[:VOICE], elevenlabs:VOICE_ID")
     loudness: str = Field("social", description="social (−14 LUFS), broadcast (−23), atsc (−24) or a LUFS number")
     subtitles: Literal["file", "burn", "none"] = Field("file", description="captions beside the video, burned in, or none")
+    sign_cert: Path | None = Field(None, description="PEM certificate chain (signer first) that signs the C2PA manifest")
+    sign_key: Path | None = Field(None, description="PEM private key of that certificate")
 
     @field_validator("generator")
     @classmethod

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .brief import Brief
 from .errors import BriefError, InputFileError
+from .media.watermark import Watermark
 from .timing import Frac, frames_to_seconds, timecode
 
 EntityKind = Literal["character", "object", "location", "style"]
@@ -188,6 +189,7 @@ class Plan(BaseModel):
     audio: list[AudioCue] = Field(default_factory=list)
     estimated_cost_usd: float = 0.0
     output_aspect: str | None = None  # crop the finished cut to this aspect (an edit), generation size unchanged
+    watermark: Watermark | None = None  # stamped on the whole cut after stitching (and stated in the C2PA manifest)
     notes: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)  # what the person must know (e.g. the chat model's plan was replaced)
 

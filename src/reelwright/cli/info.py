@@ -17,9 +17,10 @@ from .shared import guarded, out
 def inspect(
     file: Annotated[Path, typer.Argument(help="A video file.")],
     target: Annotated[Optional[float], typer.Option("--target", help="Expected duration in seconds.")] = None,
+    trust: Annotated[Optional[Path], typer.Option("--trust", help="PEM trust anchors to judge the C2PA signer against.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Probe facts and check results for a video file."""
+    """Probe facts, check results and the C2PA manifest (read and verified) of a video file."""
     from fractions import Fraction
 
     from ..critique.technical import check_final
@@ -34,9 +35,13 @@ def inspect(
         return info, check_final(file, frames, info.fps), audio_facts(file)
 
     info, verdict, audio = guarded(go)
+    prov = guarded(lambda: _provenance(file, trust))
     if as_json:
         sys.stdout.write(json.dumps({"probe": info.model_dump(mode="json"), "checks": verdict.model_dump(mode="json"),
-                                     "audio": audio}, indent=2) + "\n")
+                                     "audio": audio,
+                                     "provenance": prov.model_dump(mode="json") if prov else None}, indent=2) + "\n")
+        if prov is not None and prov.present and not prov.valid:
+            raise typer.Exit(1)
         return
     table = Table(title=str(file), show_header=False)
     for key, value in info.model_dump(mode="json").items():
@@ -52,8 +57,40 @@ def inspect(
                   + (f"{cue['measured_s']:.3f} s ({cue['error_ms']:+.1f} ms)" if cue["measured_s"] is not None else "—"))
     for c in verdict.checks:
         out.print(f"{'[green]✓[/]' if c.passed else '[red]✗[/]'} {c.name}: {c.detail}")
-    if not verdict.passed:
+    _print_provenance(prov)
+    if not verdict.passed or (prov is not None and prov.present and not prov.valid):
         raise typer.Exit(1)
+
+
+def _provenance(file: Path, trust: Path | None):
+    """The file's C2PA manifest, verified; None when c2pa-python is not installed (said by the printout)."""
+    from ..errors import MissingDependencyError
+
+    try:
+        from ..provenance import read_provenance
+
+        return read_provenance(file, trust_anchors=trust)
+    except MissingDependencyError:
+        return None
+
+
+def _print_provenance(prov) -> None:
+    from rich.markup import escape
+
+    if prov is None:
+        out.print("- c2pa: not checked (pip install 'reelwright[c2pa]')")
+        return
+    if not prov.present:
+        out.print("- c2pa: no manifest")
+        return
+    mark = "[green]✓[/]" if prov.valid else "[red]✗[/]"
+    trust = "trusted" if prov.trusted else "signer not on a trust list (--trust PEM)"
+    state = f"valid, {trust}" if prov.valid else "INVALID: " + "; ".join(prov.failures[:3])
+    out.print(f"{mark} c2pa: {escape(state)}; signed by {escape(str(prov.signer))} ({escape(str(prov.issuer))}); "
+              f"made with {escape(str(prov.claim_generator))}")
+    for a in prov.actions:
+        kind = f" [{a.source_type.rsplit('/', 1)[-1]}]" if a.source_type else ""
+        out.print(f"    {escape(a.action)}{escape(kind)} {escape(a.description or '')}")
 
 
 def generators() -> None:

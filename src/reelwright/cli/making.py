@@ -11,7 +11,8 @@ from rich.table import Table
 
 from ..errors import UserError
 from .shared import (Aspect, Duration, Executor, Fallback, Fps, GenBase, Generator, Llm, LlmBase, Loudness, Mode,
-                     Music, NoFallback, Output, Refs, Resolution, RunsDir, Sfx, Subtitles, Timing, Tts, Verbose, Voice,
+                     Music, NoFallback, Output, Refs, Resolution, RunsDir, Sfx, SignCert, SignKey, Subtitles, Timing,
+                     Tts, Verbose, Voice,
                      Workers, delivered, fail, guarded, out, settings, sound_options, with_progress)
 
 
@@ -50,6 +51,11 @@ def make(
     sfx: Sfx = None,
     subtitles: Subtitles = None,
     loudness: Loudness = None,
+    watermark: Annotated[Optional[str], typer.Option("--watermark", help="Stamp TEXT, or an IMAGE file, on the video.")] = None,
+    watermark_position: Annotated[str, typer.Option("--watermark-position", help="top-left, top-right, bottom-left, bottom-right or center.")] = "bottom-right",
+    watermark_opacity: Annotated[float, typer.Option("--watermark-opacity", help="0 (invisible) .. 1 (solid).")] = 0.6,
+    sign_cert: SignCert = None,
+    sign_key: SignKey = None,
     runs_dir: RunsDir = None,
     verbose: Verbose = False,
 ) -> None:
@@ -61,15 +67,21 @@ def make(
         fail(UserError("the request is empty: say what the video should show"))
     s = settings(generator=generator, llm=llm, llm_base_url=llm_base_url, fallback=fallback, budget=budget,
                  concurrency=concurrency, runs_dir=runs_dir, executor=executor, gen_base_url=gen_base_url, tts=tts,
-                 loudness=loudness, subtitles=subtitles)
+                 loudness=loudness, subtitles=subtitles, sign_cert=sign_cert, sign_key=sign_key)
     sound = sound_options(s, voice=voice, timing=timing, music=music, sfx=sfx)
+    mark = None
+    if watermark is not None:
+        from ..media.watermark import parse_watermark
+
+        mark = guarded(lambda: parse_watermark(watermark, position=watermark_position, opacity=watermark_opacity))
     target = output or Path(f"{slugify(request or (plan.stem if plan else 'video'))}.mp4")
     delivery = with_progress(verbose, lambda bus: make_video(
         request, output=target, plan=plan, runs_dir=s.runs_dir, bus=bus, agent=agent, generator=s.generator,
         duration=duration, aspect=aspect, mode=mode, resolution=resolution, fps=fps, references=ref or [],
         llm=s.llm, llm_base_url=s.llm_base_url, fallback="none" if no_fallback else s.fallback, budget_usd=s.budget,
         seed=seed, allow_long=allow_long, concurrency=s.concurrency, executor=s.executor, ray_workers=workers,
-        generator_options=generator_options(s), sound=sound))
+        generator_options=generator_options(s), sound=sound, watermark=mark,
+        sign_cert=s.sign_cert, sign_key=s.sign_key))
     delivered(delivery)
 
 
@@ -131,6 +143,8 @@ def plan(
 def resume(
     run: Annotated[str, typer.Argument(help="Run id or path.")],
     output: Output = None,
+    sign_cert: SignCert = None,
+    sign_key: SignKey = None,
     runs_dir: RunsDir = None,
     gen_base_url: GenBase = None,
     executor: Executor = None,
@@ -140,10 +154,12 @@ def resume(
     """Finish an interrupted run, reusing every accepted clip."""
     from ..api import resume_run
 
-    s = settings(runs_dir=runs_dir, executor=executor, gen_base_url=gen_base_url)
+    s = settings(runs_dir=runs_dir, executor=executor, gen_base_url=gen_base_url, sign_cert=sign_cert,
+                 sign_key=sign_key)
     delivered(with_progress(verbose, lambda bus: resume_run(run, runs_dir=s.runs_dir, output=output, bus=bus,
                                                             executor=s.executor, ray_workers=workers,
-                                                            generator_options=generator_options(s))))
+                                                            generator_options=generator_options(s),
+                                                            sign_cert=s.sign_cert, sign_key=s.sign_key)))
 
 
 def register(app: typer.Typer) -> None:

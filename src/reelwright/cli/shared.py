@@ -41,6 +41,8 @@ Aspect = Annotated[Optional[str], typer.Option("--aspect", help="16:9, 9:16, 1:1
 Mode = Annotated[Optional[str], typer.Option("--mode", help="create-video, short-film, ugc-product, brand-identity.")]
 Resolution = Annotated[Optional[str], typer.Option("--resolution", help="360p, 480p, 720p (default), 1080p.")]
 Fps = Annotated[Optional[str], typer.Option("--fps", help="Frames per second, e.g. 24, 30, 30000/1001.")]
+SignCert = Annotated[Optional[Path], typer.Option("--sign-cert", help="PEM certificate chain that signs the C2PA manifest; or REELWRIGHT_SIGN_CERT.")]
+SignKey = Annotated[Optional[Path], typer.Option("--sign-key", help="PEM private key of --sign-cert; or REELWRIGHT_SIGN_KEY.")]
 Refs = Annotated[Optional[list[str]], typer.Option("--ref", help="Reference image [NAME=]PATH; repeatable.")]
 Voice = Annotated[Optional[str], typer.Option("--voice", help="Voice-over: auto, none, \"TEXT\" or FILE.txt (default: the request's words, else auto for ugc-product/brand-identity, none otherwise).")]
 Tts = Annotated[Optional[str], typer.Option("--tts", help="Voice backend: espeak[:VOICE] (default, offline), openai:MODEL[:VOICE], elevenlabs:VOICE_ID; or REELWRIGHT_TTS.")]

@@ -44,7 +44,7 @@ class Director:
                  bus: EventBus | None = None, limits: Limits | None = None, judge: Any = None,
                  generator_options: dict[str, Any] | None = None, concurrency: int | None = None,
                  fallback: str | None = None, continues_from: Path | None = None,
-                 after_cut: Sequence[AfterCut] = ()):
+                 after_cut: Sequence[AfterCut] = (), signer: Any = None, watermark: Any = None):
         if concurrency is not None and concurrency < 1:
             raise BriefError(f"concurrency must be at least 1, got {concurrency}")
         bus = bus or EventBus()
@@ -59,11 +59,12 @@ class Director:
         self.production = Production(
             brief=brief, run=run, generator=generator, caps=caps, bus=bus, limits=limits, state=state,
             budget=Budget(limits, state), report=Report(), plan=run.load_plan(), llm=llm, judge=judge,
-            continues_from=continues_from,
+            continues_from=continues_from, signer=signer,
             # Clips made at once: the backend's own bound, or fewer when the person asks (rate limits, memory).
             concurrency=min(concurrency, caps.concurrency) if concurrency else caps.concurrency)
         self.fallback = fallback  # "builtin": plan on the built-in planner when the chat model fails
         self.after_cut: list[AfterCut] = list(after_cut)
+        self.watermark = watermark  # a media.watermark.Watermark the plan carries from set_plan on
 
     # ---------------------------------------------------------------- the flow
     def run_all(self, output: Path | None) -> Delivery:
@@ -116,6 +117,8 @@ class Director:
         if plan.total_frames != plan.target_frames:
             raise BriefError(f"plan shots add up to {plan.total_frames} frames but the target is {plan.target_frames}")
         Limits.check_length(plan.duration, self.production.brief.allow_long)
+        if self.watermark is not None and plan.watermark != self.watermark:
+            plan = plan.model_copy(update={"watermark": self.watermark})
         self.production.plan = plan
         self.production.run.save_plan(plan)
         self.production.save_state("planned")
@@ -149,11 +152,14 @@ class Director:
 
     # ---------------------------------------------------------------- cut and finish
     def cut(self) -> Path:
-        """The stitch (see `assembly.cut`), then each after-cut step in order (sound goes here)."""
+        """The stitch (see `assembly.cut`), then each after-cut step in order (sound goes here), then the
+        plan's watermark."""
+        from ..provenance.steps import watermark_cut
+
         path = assembly.cut(self.production)
         for step in self.after_cut:
             path = step(self.production, path)
-        return path
+        return watermark_cut(self.production, path)  # last: a mark over the finished picture
 
     def shot_part(self, shot: Shot, clip: Path, *, extra: int = 0) -> Path:
         return assembly.shot_part(self.production, shot, clip, extra=extra)

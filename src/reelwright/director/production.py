@@ -35,6 +35,7 @@ class Production:
     judge: Any = None
     continues_from: Path | None = None  # a video this run continues (extend): the first shot picks up from it
     concurrency: int = 1
+    signer: Any = None  # a provenance.SigningIdentity: the delivered file gets a signed C2PA manifest
     frame_counts: dict[Path, int] = field(default_factory=dict)  # accepted clips never change: probe each once
 
     def need_plan(self) -> Plan:

@@ -38,6 +38,9 @@ def verify_and_deliver(p: Production, cut_path: Path, output: Path | None) -> De
         p.report.write(p, final_checks=verdict.model_dump(), status="failed")
         raise ReelwrightError(f"the final cut failed verification: {'; '.join(verdict.reasons)}")
     p.bus.emit("verify", "done", f"{float(plan.duration):.3f} s, decodes cleanly")
+    from ..provenance.steps import seal
+
+    seal(p, cut_path)  # the C2PA manifest covers exactly the verified frames
     cut_path.replace(p.run.final_path)
     delivered = deliver_copy(p.run.final_path, output) if output is not None else p.run.final_path
     p.state.output = str(delivered)
