@@ -8,6 +8,7 @@ reference images and first-frame image, the clip a continuing shot picks up from
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..runs.cache import ClipCache, cache_key, file_digest
@@ -46,8 +47,9 @@ def key_for(p: Production, job: ShotJob) -> str | None:
     return cache_key(job.fingerprint, **inputs)
 
 
-def from_cache(p: Production, job: ShotJob) -> Path | None:
-    """Place a cached clip for the job in the run and accept it at no cost; None on a miss."""
+def from_cache(p: Production, job: ShotJob, remember: Callable[[Production, ShotJob, Path], None]) -> Path | None:
+    """Place a cached clip for the job in the run and accept it at no cost (`remember` updates the cast
+    memory as for any accepted clip); None on a miss."""
     if not enabled() or (key := key_for(p, job)) is None:
         return None
     dest = p.run.clips_dir / f"{job.id}-{job.fingerprint}.mp4"
@@ -62,8 +64,6 @@ def from_cache(p: Production, job: ShotJob) -> Path | None:
         cache.close()
     if entry is None:
         return None
-    from .takes import remember
-
     rec = AcceptedClip(shot_id=job.id, fingerprint=job.fingerprint, path=str(dest.relative_to(p.run.root)),
                        attempts=0, cost_usd=0.0, seconds_generated=entry.seconds or 0.0)
     with p.budget.lock:

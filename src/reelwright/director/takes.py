@@ -41,7 +41,7 @@ def produce(p: Production, job: ShotJob, *, feedback: list[str] | None = None, f
         return ShotOutcome(shot.id, existing, p.state.accepted[job.fingerprint].attempts, 0.0, reused=True)
     if is_card(shot):
         return draw_card(p, job)
-    if not force and not feedback and (cached := reuse.from_cache(p, job)) is not None:
+    if not force and not feedback and (cached := reuse.from_cache(p, job, remember)) is not None:
         return ShotOutcome(shot.id, cached, 0, 0.0, reused=True)
     reasons = list(feedback or [])
     prompt = revise_prompt(shot.prompt, reasons) if reasons else shot.prompt
