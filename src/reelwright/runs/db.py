@@ -59,6 +59,8 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=30000")
+        # An index, rebuildable from the run folders: a power cut may lose its last rows, never corrupt it.
+        conn.execute("PRAGMA synchronous=NORMAL")
         migrate(conn, path)
     except sqlite3.DatabaseError as exc:
         raise ConfigError(f"the run database {path} cannot be used: {exc}; move it away and run "
