@@ -136,3 +136,11 @@ def test_a_failed_run_is_indexed_live_as_failed(tmp_path):
     with RunIndex() as index:
         (row,) = index.runs()
         assert row.status == "failed" and 0 < row.cost_usd <= 0.5
+
+
+def test_a_broken_run_database_never_fails_a_run(tmp_path, _isolated_home):
+    (_isolated_home / "reelwright.db").write_bytes(b"not a database at all" * 64)
+    d = make_video("a cat naps", generator="scripted", duration=2, resolution="360p", output=tmp_path / "v.mp4",
+                   runs_dir=tmp_path / "runs")
+    assert probe(d.output).frames == 48
+    assert json.loads(d.run.state_path.read_text())["status"] == "done"
