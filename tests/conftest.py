@@ -13,6 +13,8 @@ from reelwright.media.ffmpeg import run_ffmpeg
 def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("rw-home")
     monkeypatch.setenv("REELWRIGHT_HOME", str(home))
+    # Tests that make the same request twice mean to generate twice; the clip cache's own tests turn it on.
+    monkeypatch.setenv("REELWRIGHT_CLIP_CACHE", "off")
     for var in ("XAI_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
                 "REPLICATE_API_TOKEN", "FAL_KEY", "RUNWAYML_API_SECRET", "LUMAAI_API_KEY", "OPENAI_BASE_URL",
                 "GOOGLE_CLOUD_PROJECT", "GOOGLE_GENAI_USE_VERTEXAI", "REELWRIGHT_PRICES", "REELWRIGHT_GENERATOR",

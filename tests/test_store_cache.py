@@ -20,6 +20,11 @@ REQUEST = "a cat naps, then stretches"
 
 
 @pytest.fixture(autouse=True)
+def clip_cache_on(monkeypatch):
+    monkeypatch.setenv("REELWRIGHT_CLIP_CACHE", "on")  # the product's default (conftest turns it off for others)
+
+
+@pytest.fixture(autouse=True)
 def scripted():
     register("scripted", ScriptedGenerator)
     ScriptedGenerator.reset()

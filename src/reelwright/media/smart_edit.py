@@ -23,7 +23,7 @@ from pathlib import Path
 import av
 
 from ..errors import MediaError, ToolArgumentError
-from .encode import h264_args
+from .encode import h264_args, mp4_args
 from .ffmpeg import run_ffmpeg
 from .overlay import drawtext_filters
 from .spec import VideoSpec
@@ -210,7 +210,9 @@ def _splice(src: str | Path, middle: Path | None, out: Path, g: GopMap, ka: int,
     # Middle times, in the source's time base, placed where the replaced frames were.
     base = g.first_pts + ka * g.frame_ticks
     mid_pts = [base + round((pts - m_first) * m_tb / g.time_base) for pts, _, _ in mid]
-    with av.open(str(src)) as c, av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as o:
+    muxer = mp4_args()  # the same MP4 options as every other writer, as PyAV muxer options
+    options = {k.lstrip("-"): v for k, v in zip(muxer[::2], muxer[1::2])}
+    with av.open(str(src)) as c, av.open(str(out), "w", format="mp4", options=options) as o:
         vs = c.streams.video[0]
         streams = [vs, *([] if audio else c.streams.audio[:1])]
         omap = {s.index: o.add_stream_from_template(s) for s in streams}
