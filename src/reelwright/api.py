@@ -65,8 +65,13 @@ def parse_ref(text: str) -> Reference:
 
 
 def parse_duration_value(value: Any) -> Fraction:
+    from .timing import bounded, show, to_fraction
+
     if isinstance(value, (int, float, Fraction)) and not isinstance(value, bool):
-        d = Fraction(value) if not isinstance(value, float) else Fraction(repr(value))
+        try:
+            d = to_fraction(value)
+        except ValueError as exc:
+            raise BriefError(f"cannot read duration {value!r}: {exc}") from None
     else:
         text = str(value).strip()
         try:
@@ -78,8 +83,12 @@ def parse_duration_value(value: Any) -> Fraction:
             if parsed is None:
                 raise BriefError(f"cannot read duration {text!r}: use seconds (60), 1:30, 90s or '2 minutes'") from None
             d = parsed
+    try:
+        bounded(d)
+    except ValueError:
+        raise BriefError(f"duration {show(d)} s is out of range") from None
     if d <= 0:
-        raise BriefError(f"duration must be positive, got {float(d):g} s")
+        raise BriefError(f"duration must be positive, got {show(d)} s")
     return d
 
 
@@ -154,6 +163,8 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
     generator = _make_generator(brief, kwargs)
     run = RunDir.create(Path(runs_dir) if runs_dir else default_runs_dir(), brief)
     sound = kwargs.get("sound") or SoundOptions()
+    if out is not None:
+        run.record_output(out)  # so `resume` delivers where this command would have
     director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge,
                         concurrency=concurrency,
                         fallback="none" if kwargs.get("no_fallback") else kwargs.get("fallback"),
@@ -212,14 +223,25 @@ def resume_run(ref: str | Path, *, runs_dir: Path | str | None = None, output: P
     """Finish an interrupted run, reusing every accepted clip."""
     from .config import default_runs_dir
 
+    from .runs.crash import clean_stale
+
     run = RunDir.open(ref, Path(runs_dir) if runs_dir else default_runs_dir())
     brief = run.load_brief()
     state = run.load_state()
     out = Path(output) if output else (Path(state.output) if state.output else None)
     if out is not None:
         check_output_path(out)
+    bus = bus or EventBus()
+    removed = clean_stale(run.root)  # temp files and work folders of the killed process
+    if removed:
+        bus.emit("run", "info", f"removed {len(removed)} stale temp file(s) left by the interrupted run")
     llm = _make_llm(brief, kwargs)
-    director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), judge=_make_judge(llm, kwargs),
+    if state.extend is not None:
+        from .editing.extend import resume_extension
+
+        bus.emit("plan", "info", f"resuming extension run {run.id}: {len(state.accepted)} clips already accepted")
+        return resume_extension(run, output=out, bus=bus, llm=llm, generator_options=kwargs.get("generator_options"))
+    director = Director(brief, run=run, llm=llm, bus=bus, judge=_make_judge(llm, kwargs),
                         generator=_make_generator(brief, kwargs), after_cut=[sound_step(load_options(run.root))],
                         signer=_signer(kwargs))
     director.bus.emit("plan", "info", f"resuming run {run.id}: {len(state.accepted)} clips already accepted")

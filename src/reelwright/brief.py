@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -9,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import BriefError, LengthExceeded
-from .timing import Frac
+from .timing import Frac, show
 
 Mode = Literal["create-video", "short-film", "ugc-product", "brand-identity"]
 MODES: tuple[str, ...] = ("create-video", "short-film", "ugc-product", "brand-identity")
@@ -82,14 +83,22 @@ class Brief(BaseModel):
     @classmethod
     def _sane_fps(cls, v: Fraction) -> Fraction:
         if not (Fraction(1) <= v <= Fraction(120)):
-            raise BriefError(f"fps {float(v):g} is out of range: use 1 to 120")
+            raise BriefError(f"fps {show(v)} is out of range: use 1 to 120")
+        return v
+
+    @field_validator("budget_usd")
+    @classmethod
+    def _finite_budget(cls, v: float | None) -> float | None:
+        # nan compares false with everything, so an unchecked nan budget would disable the cap
+        if v is not None and not (math.isfinite(v) and v >= 0):
+            raise BriefError(f"budget must be a finite, non-negative number of USD, got {v}")
         return v
 
     @field_validator("duration")
     @classmethod
     def _positive_duration(cls, v: Fraction | None) -> Fraction | None:
         if v is not None and v <= 0:
-            raise BriefError(f"duration must be positive, got {float(v):g} s")
+            raise BriefError(f"duration must be positive, got {show(v)} s")
         return v
 
 
@@ -118,18 +127,39 @@ def _even(x: float) -> int:
     return max(2, int(round(x / 2)) * 2)
 
 
+MAX_REFERENCE_BYTES = 50 * 1024 * 1024
+MAX_REFERENCE_PIXELS = 40_000_000  # 8K is 33 Mpx; past this an image is a decompression bomb
+
+
 def check_reference_files(refs: list[Reference]) -> None:
-    """Raise InputFileError unless every reference is a readable image."""
-    from PIL import Image, UnidentifiedImageError
+    """Raise InputFileError unless every reference is a readable image of sane size: file size and pixel
+    count are checked before decoding, then the whole image is decoded once (a truncated file fails here,
+    not after clips were paid for)."""
+    import warnings
+
+    from PIL import Image
 
     from .errors import InputFileError
+    from .runs.files import check_regular
 
     for ref in refs:
         p = Path(ref.path)
-        if not p.is_file():
+        if not p.exists():
             raise InputFileError(f"reference image not found: {p}")
+        check_regular(p, "reference image", MAX_REFERENCE_BYTES)
         try:
-            with Image.open(p) as im:
-                im.verify()
-        except (UnidentifiedImageError, OSError) as exc:
-            raise InputFileError(f"reference is not a readable image: {p} ({exc.__class__.__name__})") from exc
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(p) as im:
+                    w, h = im.size
+                    if w * h > MAX_REFERENCE_PIXELS:
+                        raise InputFileError(f"reference image {p} is {w}x{h}: too many pixels "
+                                             f"(at most {MAX_REFERENCE_PIXELS // 1_000_000} Mpx)")
+                    im.verify()
+                with Image.open(p) as im:
+                    im.load()
+        except InputFileError:
+            raise
+        except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
+                Image.DecompressionBombWarning) as exc:
+            raise InputFileError(f"reference is not a readable image: {p} ({exc.__class__.__name__})") from None

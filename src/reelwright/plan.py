@@ -6,6 +6,7 @@ at the plan's rational fps; seconds are derived."""
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -15,13 +16,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .brief import Brief
 from .errors import BriefError, InputFileError
 from .media.watermark import Watermark
-from .timing import Frac, frames_to_seconds, timecode
+from .timing import Frac, frames_to_seconds, show, timecode
 
 EntityKind = Literal["character", "object", "location", "style"]
 Transition = Literal["cut", "fade", "dissolve", "fadeblack", "wipeleft", "slideleft"]
 ShotSource = Literal["text", "image", "extend", "reference"]
 ShotKind = Literal["generated", "card"]
 Role = Literal["principal", "speaking", "supporting", "background"]
+
+# Shot and entity ids become file names in the run folder (clips/s01-<fp>.mp4): a letter or digit, then
+# letters, digits, '-' and '_' only, so no id from a plan file can name a path outside it.
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+SPEED_RANGE = (Fraction(1, 16), Fraction(16))  # what media.change_speed can do
+
+
+def check_safe_id(kind: str, value: str) -> str:
+    if not SAFE_ID.fullmatch(value):
+        raise ValueError(f"{kind} id {value[:40]!r} is not allowed: use letters, digits, '-' and '_' "
+                         "(at most 64, starting with a letter or digit)")
+    return value
 
 
 class RefImage(BaseModel):
@@ -50,6 +63,11 @@ class Entity(BaseModel):
     description: str = ""
     references: list[RefImage] = Field(default_factory=list)
     appearances: list[Appearance] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, v: str) -> str:
+        return check_safe_id("entity", v)
 
     @property
     def first_shot(self) -> str | None:
@@ -155,6 +173,11 @@ class Shot(BaseModel):
         exact = self.frames * self.speed
         return max(1, int(exact + Fraction(1, 2)))
 
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, v: str) -> str:
+        return check_safe_id("shot", v)
+
     @model_validator(mode="after")
     def _positive(self) -> "Shot":
         if self.frames <= 0:
@@ -163,6 +186,17 @@ class Shot(BaseModel):
             raise ValueError(f"shot {self.id}: start_frame must not be negative")
         if self.kind == "card" and self.card is None:
             raise ValueError(f"shot {self.id}: a card shot needs a card (text, logo or colours)")
+        # Everything the cut applies is checked here, before any clip is paid for.
+        lo, hi = SPEED_RANGE
+        if not lo <= self.speed <= hi:
+            raise ValueError(f"shot {self.id}: speed must be between 1/16 and 16, got {show(self.speed)}")
+        if self.in_frame < 0:
+            raise ValueError(f"shot {self.id}: in_frame must not be negative, got {self.in_frame}")
+        if self.fade_in < 0 or self.fade_out < 0 or self.fade_in + self.fade_out > self.frames:
+            raise ValueError(f"shot {self.id}: fades of {self.fade_in}+{self.fade_out} frames do not fit "
+                             f"its {self.frames} frames")
+        if self.gen_duration is not None and self.gen_duration <= 0:
+            raise ValueError(f"shot {self.id}: gen_duration must be positive")
         return self
 
 
@@ -210,6 +244,21 @@ class Plan(BaseModel):
         for s in self.shots:
             if s.card is not None and s.card.logo and self.cast.get(s.card.logo) is None:
                 raise ValueError(f"shot {s.id}: card logo {s.card.logo!r} is not in the cast")
+        if not 16 <= self.width <= 8192 or not 16 <= self.height <= 8192:
+            raise ValueError(f"frame size {self.width}x{self.height} is out of range (16 to 8192)")
+        if not Fraction(1) <= self.fps <= Fraction(120):
+            raise ValueError(f"fps {show(self.fps)} is out of range: use 1 to 120")
+        if self.target_frames <= 0:
+            raise ValueError(f"target_frames must be positive, got {self.target_frames}")
+        for s in self.shots:
+            if s.gen_duration is not None and s.in_frame + s.source_frames > s.gen_duration * self.fps + 1:
+                raise ValueError(f"shot {s.id}: in_frame {s.in_frame} plus {s.source_frames} frames is past the "
+                                 f"end of its {show(s.gen_duration)} s clip")
+        duration = self.duration
+        for o in self.overlays:
+            if o.start < 0 or o.duration <= 0 or o.end > duration:
+                raise ValueError(f"overlay {o.text[:30]!r} at {show(o.start)} s for {show(o.duration)} s is not "
+                                 f"inside the {show(duration)} s video")
         return self
 
     @property
@@ -252,19 +301,18 @@ class Plan(BaseModel):
 
     @classmethod
     def load(cls, path: Path | str) -> "Plan":
+        """A plan from a JSON file: size and type checked before reading, errors in one line."""
+        from .runs.files import load_json
+
         p = Path(path)
+        data = load_json(p, "plan")
         try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputFileError(f"cannot read plan {p}: {exc.strerror or exc}") from exc
-        try:
-            return cls.model_validate(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise BriefError(f"plan {p} is not valid JSON: line {exc.lineno}: {exc.msg}") from exc
+            return cls.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(x) for x in first["loc"])
-            raise BriefError(f"plan {p} is invalid at {loc or 'top level'}: {first['msg']}") from exc
+            ctx = (first.get("ctx") or {}).get("error")
+            raise BriefError(f"plan {p} is invalid at {loc or 'top level'}: {ctx or first['msg']}") from None
 
     def summary_lines(self) -> list[str]:
         lines = []

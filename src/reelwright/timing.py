@@ -10,8 +10,34 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 
+# Beyond these, a number is a typo or an attack (1e400 seconds), and would overflow float() downstream.
+MAX_MAGNITUDE = 10**12
+MAX_DENOMINATOR = 10**9
+
+
+def bounded(value: Fraction) -> Fraction:
+    """`value` if it is an exact number of sane size; ValueError (one line) otherwise."""
+    if abs(value) > MAX_MAGNITUDE or value.denominator > MAX_DENOMINATOR:
+        raise ValueError(f"number out of range: {show(value)}")
+    return value
+
+
+def show(value: Any) -> str:
+    """A number for a message, even one too large for a float."""
+    try:
+        return f"{float(value):g}"
+    except (OverflowError, ValueError, TypeError):
+        text = str(value)
+        return text if len(text) <= 24 else f"{text[:12]}…({len(text)} digits)"
+
+
 def to_fraction(value: Any) -> Fraction:
-    """Parse 24, 23.976, "30000/1001", "2.5" or a Fraction exactly (floats via their decimal repr)."""
+    """Parse 24, 23.976, "30000/1001", "2.5" or a Fraction exactly (floats via their decimal repr);
+    non-finite and absurdly large or fine numbers are refused."""
+    return bounded(_to_fraction(value))
+
+
+def _to_fraction(value: Any) -> Fraction:
     if isinstance(value, Fraction):
         return value
     if isinstance(value, bool):
@@ -19,6 +45,8 @@ def to_fraction(value: Any) -> Fraction:
     if isinstance(value, int):
         return Fraction(value)
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"not a finite number: {value!r}")
         return Fraction(repr(value))
     if isinstance(value, str):
         text = value.strip()

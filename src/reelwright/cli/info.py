@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ..errors import ReelwrightError
+from ..errors import BriefError, ReelwrightError
 from .shared import guarded, out
 
 
@@ -30,6 +31,8 @@ def inspect(
     from ..sound.inspect import audio_facts
 
     def go():
+        if target is not None and not (math.isfinite(target) and 0 < target <= 10**7):
+            raise BriefError(f"--target must be a positive number of seconds, got {target}")
         info = probe(file)
         frames = seconds_to_frames(Fraction(repr(target)), info.fps) if target else info.frames
         return info, check_final(file, frames, info.fps), audio_facts(file)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,9 @@ from pydantic import BaseModel, Field
 
 from ..brief import Brief
 from ..errors import InputFileError
+from ..media.util import write_atomic  # the one atomic writer: unique temp, fsync, rename
 from ..plan import Plan
+from .files import load_json, load_model
 
 
 class AcceptedClip(BaseModel):
@@ -31,6 +31,24 @@ class AcceptedClip(BaseModel):
     verdicts: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class JobRecord(BaseModel):
+    """A provider job submitted for a clip and not yet accepted: recorded before polling, so a retry or a
+    resume fetches it again instead of paying for a new one."""
+
+    shot_id: str
+    job_id: str
+    billed_usd: float | None = None  # set once the provider reported it finished (and billed) it
+
+
+class ExtendTask(BaseModel):
+    """What an `extend` run is for, recorded before anything is generated: resume finishes the same job
+    (the original plus the continuation, verified against the whole target), not just the continuation."""
+
+    source: str  # absolute path of the video being continued
+    source_frames: int
+    target_frames: int
+
+
 class RunState(BaseModel):
     status: str = "created"  # created, planned, generating, cutting, done, failed
     accepted: dict[str, AcceptedClip] = Field(default_factory=dict)  # by fingerprint
@@ -41,19 +59,10 @@ class RunState(BaseModel):
     # shot id -> fingerprint of the accepted clip the latest cut used, so readers of a finished run
     # (export) find each shot's clip without rebuilding a Director to recompute fingerprints
     cut_clips: dict[str, str] = Field(default_factory=dict)
+    extend: ExtendTask | None = None  # set for runs made by `extend`
+    jobs: dict[str, JobRecord] = Field(default_factory=dict)  # by clip fingerprint: submitted, not accepted
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temp file beside `path`, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def slugify(text: str, limit: int = 40) -> str:
@@ -127,7 +136,7 @@ class RunDir:
         write_atomic(self.brief_path, brief.model_dump_json(indent=2))
 
     def load_brief(self) -> Brief:
-        return Brief.model_validate_json(self.brief_path.read_text(encoding="utf-8"))
+        return load_model(Brief, self.brief_path, "run file")
 
     def save_plan(self, plan: Plan) -> None:
         write_atomic(self.plan_path, plan.to_json())
@@ -138,11 +147,17 @@ class RunDir:
     def load_state(self) -> RunState:
         if not self.state_path.is_file():
             return RunState()
-        return RunState.model_validate_json(self.state_path.read_text(encoding="utf-8"))
+        return load_model(RunState, self.state_path, "run file")
 
     def save_state(self, state: RunState) -> None:
         state.updated = time.time()
         write_atomic(self.state_path, state.model_dump_json(indent=2))
+
+    def record_output(self, output: Path) -> None:
+        """Remember the output path asked for (absolute: resume may run from another folder)."""
+        state = self.load_state()
+        state.output = str(Path(output).expanduser().absolute())
+        self.save_state(state)
 
     def accepted_clip(self, state: RunState, fingerprint: str) -> Path | None:
         """The accepted clip stored under `fingerprint`, if it is still on disk."""
@@ -167,4 +182,7 @@ class RunDir:
     def load_report(self) -> dict[str, Any]:
         if not self.report_path.is_file():
             return {}
-        return json.loads(self.report_path.read_text(encoding="utf-8"))
+        report = load_json(self.report_path, "run file")
+        if not isinstance(report, dict):
+            raise InputFileError(f"run file {self.report_path} is not a JSON object")
+        return report
