@@ -16,6 +16,7 @@ command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 if [ $dev = 1 ] && [ ! -x /usr/bin/chromium ]; then need_apt+=(chromium); fi
 # the offline voice (sound narration): the library, found by ctypes, and its voice data
 ls /usr/lib/*/libespeak-ng.so.1 /usr/lib/libespeak-ng.so.1 >/dev/null 2>&1 || need_apt+=(espeak-ng)
+command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)  # setpriv --pdeathsig: ffmpeg dies with reelwright
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

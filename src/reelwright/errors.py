@@ -116,7 +116,12 @@ class ToolArgumentError(AgentError, ValueError):
 
 
 class GeneratorError(ReelwrightError):
-    """A generator backend failed."""
+    """A generator backend failed. When the provider finished (and billed) the job but its result could
+    not be fetched, `job_id` and `billed_usd` say so: the take loop counts the money and fetches that job
+    again instead of paying for a new one."""
+
+    job_id: str | None = None  # the provider job still worth fetching (polling lost sight, or download failed)
+    billed_usd: float | None = None  # set when the provider finished and billed that job
 
 
 class TransientGeneratorError(GeneratorError):

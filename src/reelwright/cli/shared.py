@@ -96,9 +96,12 @@ def sound_options(s: Settings, **flags: Any) -> Any:
 
 def with_progress(verbose: bool, work: Callable[[EventBus], T]) -> T:
     """Run `work` with an event bus rendered as progress on stderr; the display is closed on any exit."""
+    from ..runs.crash import crash_hook
+
     renderer = ConsoleRenderer(err, verbose=verbose)
+    hook = crash_hook()  # REELWRIGHT_CRASH_AT: kill -9 tests only
     try:
-        return guarded(lambda: work(EventBus([renderer])))
+        return guarded(lambda: work(EventBus([renderer] + ([hook] if hook else []))))
     finally:
         renderer.close()
 

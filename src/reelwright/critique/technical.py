@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import FFmpegError, InputFileError
-from ..media.ffmpeg import ffmpeg_exe
+from ..media.ffmpeg import dies_with_parent, ffmpeg_exe
 from ..media.probe import MediaInfo, probe
 from ..timing import Frac
 from .base import Check, Verdict
@@ -81,7 +81,7 @@ def analyse(path: str | Path, *, black_min_s: float | None = None, freeze_min_s:
     if filters:
         argv += ["-vf", ",".join(filters)]
     argv += ["-f", "null", "-"]
-    proc = subprocess.run(argv, capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(dies_with_parent(argv), capture_output=True, text=True, errors="replace")
     if proc.returncode != 0:
         raise FFmpegError(argv, proc.returncode, proc.stderr)
     result = Analysis()
@@ -106,7 +106,7 @@ def decode_errors(path: str | Path) -> list[str]:
     """Decode every stream of the file; return what ffmpeg reports at error level (empty for a clean file)."""
     argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-i", str(path),
             "-map", "0", "-f", "null", "-"]
-    proc = subprocess.run(argv, capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(dies_with_parent(argv), capture_output=True, text=True, errors="replace")
     lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
     if proc.returncode != 0 and not lines:
         lines = [f"ffmpeg exited {proc.returncode}"]

@@ -20,6 +20,13 @@ class Budget:
         self.lock = threading.Lock()
         self.reserved_usd = 0.0
         self.takes: Counter[str] = Counter()  # takes made per shot in this process, whoever asked
+        self._shot_locks: dict[str, threading.Lock] = {}
+
+    def shot_lock(self, shot_id: str) -> threading.Lock:
+        """One take loop per shot at a time: two drivers asking for the same shot at once must not
+        submit it twice (the second finds the first's accepted clip)."""
+        with self.lock:
+            return self._shot_locks.setdefault(shot_id, threading.Lock())
 
     def reserve_take(self, shot_id: str, usd: float) -> None:
         """Check the take and spend limits, then hold the money until `settle`."""

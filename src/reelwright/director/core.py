@@ -70,7 +70,9 @@ class Director:
     def run_all(self, output: Path | None) -> Delivery:
         """The fixed-order policy: plan (unless planned), generate, cut, after-cut steps, verify, deliver."""
         p = self.production
-        p.bus.emit("run", "info", f"folder {p.run.root}; if it stops, continue with: reelwright resume {p.run.id}")
+        where = f" (it delivers to {output})" if output is not None else ""
+        p.bus.emit("run", "info", f"folder {p.run.root}; if it stops, continue with: "
+                   f"reelwright resume {p.run.root}{where}")
         try:
             plan = self.plan or self.make_plan()
             if p.limits.over_budget_estimate(plan.estimated_cost_usd):
@@ -113,15 +115,17 @@ class Director:
                    data={"shots": len(plan.shots), "frames": plan.total_frames}, elapsed_s=time.perf_counter() - t0)
         return plan
 
-    def set_plan(self, plan: Plan) -> None:
+    def set_plan(self, plan: Plan, *, save: bool = True) -> None:
+        """Use `plan`; `save=False` keeps plan.json as it is (an edit switches it only when it commits)."""
         if plan.total_frames != plan.target_frames:
             raise BriefError(f"plan shots add up to {plan.total_frames} frames but the target is {plan.target_frames}")
         Limits.check_length(plan.duration, self.production.brief.allow_long)
         if self.watermark is not None and plan.watermark != self.watermark:
             plan = plan.model_copy(update={"watermark": self.watermark})
         self.production.plan = plan
-        self.production.run.save_plan(plan)
-        self.production.save_state("planned")
+        if save:
+            self.production.run.save_plan(plan)
+            self.production.save_state("planned")
 
     # ---------------------------------------------------------------- shots
     def job(self, shot: Shot) -> ShotJob:

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import ClipRejectedError, GeneratorError, ModerationError, ReelwrightError
 from ..generators.base import ClipResult
 from ..planning.rewrite import revise_prompt, soften_prompt
-from ..runs.store import AcceptedClip
+from ..runs.store import AcceptedClip, JobRecord
 from ..timing import frames_to_seconds
 from ..cards import is_card, make_card_clip
 from . import reuse
@@ -34,7 +34,13 @@ class ShotOutcome:
 
 def produce(p: Production, job: ShotJob, *, feedback: list[str] | None = None, force: bool = False) -> ShotOutcome:
     """Make `job`'s clip: reuse an accepted one unless `force`, else take after take (new seed, prompt
-    revised from the last rejection) until one passes or the shot's takes are used up."""
+    revised from the last rejection) until one passes or the shot's takes are used up. One loop per
+    shot at a time, so no shot is ever submitted twice concurrently."""
+    with p.budget.shot_lock(job.id):
+        return _produce(p, job, feedback=feedback, force=force)
+
+
+def _produce(p: Production, job: ShotJob, *, feedback: list[str] | None, force: bool) -> ShotOutcome:
     shot = job.shot
     if not force and (existing := accepted_clip(p, job)) is not None:
         p.bus.emit("generate", "skipped", "reusing accepted clip", shot=shot.id)
@@ -51,7 +57,11 @@ def produce(p: Production, job: ShotJob, *, feedback: list[str] | None = None, f
     # The takes this call may still make; the budget re-checks each one (another caller may share the shot).
     while p.budget.takes_left(shot.id) > 0:
         req = request_for(p, job, attempt=attempt + (100 if force else 0), prompt=prompt)
-        estimate = p.generator.estimate_cost(req.duration)
+        pending = p.state.jobs.get(job.fingerprint)  # submitted before and never accepted: fetch, don't pay
+        billed = pending is not None and pending.billed_usd is not None
+        req.resume_job = pending.job_id if pending is not None else None
+        req.on_submitted = lambda job_id: _record_job(p, job, job_id)
+        estimate = 0.0 if billed else p.generator.estimate_cost(req.duration)
         p.budget.reserve_take(shot.id, estimate)
         step = "generate" if attempt == 0 and not force else "regenerate"
         # The whole prompt the generator gets (revisions, reference wording) goes to trace.jsonl.
@@ -71,14 +81,17 @@ def produce(p: Production, job: ShotJob, *, feedback: list[str] | None = None, f
             continue
         except GeneratorError as exc:
             failure = exc
-            p.budget.settle(estimate, 0.0)
-            p.bus.emit(step, "failed", str(exc), shot=shot.id)
+            spent = _job_failed(p, job, exc, estimate)
+            total_cost += spent
+            p.bus.emit(step, "failed", str(exc), shot=shot.id, cost_usd=spent or None)
             reasons = [f"generation failed: {exc}"]
             attempt += 1
             continue
         failure = None
-        p.budget.settle(estimate, result.cost_usd)
-        total_cost += result.cost_usd
+        cost = 0.0 if billed else result.cost_usd  # a re-fetched job was counted when it was billed
+        p.budget.settle(estimate, cost)
+        total_cost += cost
+        _forget_job(p, job)
         p.bus.emit(step, "done", f"{float(result.duration):.2f} s clip", shot=shot.id,
                    elapsed_s=time.perf_counter() - t0, cost_usd=result.cost_usd)
         final_path = p.run.clips_dir / f"{shot.id}-{job.fingerprint}.mp4"
@@ -126,6 +139,38 @@ def draw_card(p: Production, job: ShotJob) -> ShotOutcome:
     p.bus.emit("card", "done", f"{shot.purpose or 'card'} drawn", shot=shot.id, cost_usd=0.0,
                elapsed_s=time.perf_counter() - t0)
     return ShotOutcome(shot.id, path, 1, 0.0, verdicts=[verdict.model_dump()])
+
+
+def _record_job(p: Production, job: ShotJob, job_id: str) -> None:
+    """Called by the adapter the moment the provider gave a job id, before polling."""
+    with p.budget.lock:
+        p.state.jobs[job.fingerprint] = JobRecord(shot_id=job.id, job_id=job_id)
+        p.run.save_state(p.state)
+
+
+def _job_failed(p: Production, job: ShotJob, exc: GeneratorError, estimate: float) -> float:
+    """Settle a failed take and return what it cost. A job the provider finished but we could not fetch
+    is paid for: its cost counts once, and the job stays recorded so the next take fetches it again.
+    Any other failure made nothing to fetch: the record goes."""
+    with p.budget.lock:
+        rec = p.state.jobs.get(job.fingerprint)
+        if exc.job_id and rec is not None and rec.job_id == exc.job_id:
+            spent = 0.0
+            if exc.billed_usd is not None and rec.billed_usd is None:
+                spent = rec.billed_usd = float(exc.billed_usd)
+        else:
+            spent = 0.0
+            p.state.jobs.pop(job.fingerprint, None)
+    p.budget.settle(estimate, spent)
+    with p.budget.lock:
+        p.run.save_state(p.state)  # the money and the job to fetch are on disk together
+    return spent
+
+
+def _forget_job(p: Production, job: ShotJob) -> None:
+    with p.budget.lock:
+        if p.state.jobs.pop(job.fingerprint, None) is not None:
+            p.run.save_state(p.state)
 
 
 def _accept(p: Production, job: ShotJob, path: Path, result: ClipResult, takes: int, cost: float,

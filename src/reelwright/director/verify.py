@@ -3,7 +3,6 @@ only then is it moved to run/final.mp4 and copied (atomically) to the person's o
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFileError, ReelwrightError
+from ..media.util import copy_atomic
 from ..plan import Plan
 from ..runs.store import RunDir
 from .production import Production
@@ -56,10 +56,7 @@ def deliver_copy(src: Path, output: Path) -> Path:
     if output.exists() and output.is_dir():
         raise InputFileError(f"output {output} is a folder; give a file name such as {output / 'video.mp4'}")
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(f".{output.name}.part")
-        shutil.copyfile(src, tmp)
-        tmp.replace(output)
+        copy_atomic(src, output)  # a temp name unique to this writer: concurrent deliveries never mix
     except OSError as exc:
         raise InputFileError(f"cannot write output {output}: {exc.strerror or exc}") from exc
     return output

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import os
 import time
+import uuid
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..director import Director
+from ..media.util import copy_atomic
 from ..errors import BriefError, InputFileError
 from ..events import EventBus
 from ..plan import Overlay, Plan, Shot
@@ -40,10 +43,17 @@ def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, out
     """Edit a reelwright run by request. A plain video file (no run) gets the deterministic edits only."""
     from ..config import default_runs_dir
 
+    from ..runs import transaction
+    from ..runs.crash import clean_stale
+
     path = Path(ref)
     if path.is_file():
         return edit_video_file(path, request, output=output, bus=bus)
     run = RunDir.open(ref, runs_dir or default_runs_dir())
+    clean_stale(run.root)
+    finished = transaction.recover(run)  # an edit a killed process committed is rolled forward first
+    if finished is not None and finished.request == request:
+        return _outcome_of(run, finished, output)  # the same edit again: it is done, do not apply it twice
     plan = run.load_plan()
     if plan is None or not run.final_path.is_file():
         raise InputFileError(f"run {run.id} has no finished video to edit; finish it with `reelwright resume {run.id}`")
@@ -71,27 +81,53 @@ def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, out
     new_plan.target_frames = new_plan.total_frames
     bus.emit("edit", "start", f"{request!r}: " + ", ".join(f"{o.kind}({o.route})" for o in ops))
     t0 = time.perf_counter()
-    director.set_plan(new_plan)
+    director.set_plan(new_plan, save=False)  # plan.json switches only when the edit commits
     before = {s.id: director.accepted_clip(s) is not None for s in new_plan.shots}
     needed = [s.id for s in new_plan.shots if director.accepted_clip(s) is None]
     outcomes = director.generate_all(needed) if needed else []
     regenerated = [o.shot_id for o in outcomes if not o.reused]
     generated_seconds = sum(float(director.gen_duration(new_plan.shot(sid))) for sid in regenerated)
     version = len(run.load_state().history) + 1
-    shutil.copyfile(run.final_path, run.root / f"final.v{version}.mp4")
     cut = director.cut()
-    delivery = deliver_with_sound(director.finish(cut, output))
-    state = run.load_state()
-    state.history.append({"kind": "edit", "request": request, "ops": [o.model_dump(mode="json") for o in ops],
-                          "tools": tools, "regenerated": regenerated, "at": time.time(),
-                          "previous": f"final.v{version}.mp4"})
-    run.save_state(state)
+    verdict = _verify(director, cut)
+    cut.replace(transaction.next_final_path(run))
+    entry = {"id": uuid.uuid4().hex, "kind": "edit", "request": request, "ops": [o.model_dump(mode="json") for o in ops],
+             "tools": tools, "regenerated": regenerated, "reused": [sid for sid, ok in before.items()
+                                                                    if ok and sid not in regenerated],
+             "generated_seconds": generated_seconds, "notes": notes, "at": time.time(),
+             "previous": f"final.v{version}.mp4"}
+    pending = transaction.PendingEdit(request=request, version=version, plan=new_plan.model_dump(mode="json"),
+                                      history=entry, cut_clips=dict(director.state.cut_clips),
+                                      output=str(Path(output).absolute()) if output else None)
+    transaction.commit(run, pending)
+    director.production.state = run.load_state()
+    director.write_report(status="done", output=str(output or run.final_path), final_checks=verdict.model_dump())
     bus.emit("edit", "done", f"tools: {', '.join(tools) or 'none'}; regenerated: {', '.join(regenerated) or 'none'}",
              elapsed_s=time.perf_counter() - t0)
-    return EditOutcome(request=request, ops=ops, tools=tools, regenerated=regenerated,
-                       reused=[sid for sid, ok in before.items() if ok and sid not in regenerated],
-                       output=delivery.output, duration=delivery.duration, generated_seconds=generated_seconds,
-                       version=version + 1, notes=notes)
+    return _outcome_of(run, pending, output)
+
+
+def _verify(director: Director, cut: Path):
+    from ..critique.technical import check_final
+    from ..errors import ReelwrightError
+
+    plan = director.plan
+    assert plan is not None
+    verdict = check_final(cut, plan.target_frames, plan.fps)
+    if not verdict.passed:
+        cut.unlink(missing_ok=True)
+        raise ReelwrightError(f"the edited cut failed verification: {'; '.join(verdict.reasons)}")
+    return verdict
+
+
+def _outcome_of(run: RunDir, pending: Any, output: Path | None) -> EditOutcome:
+    entry = pending.history
+    plan = Plan.model_validate(pending.plan)
+    return EditOutcome(request=pending.request, ops=[EditOp.model_validate(o) for o in entry.get("ops", [])],
+                       tools=entry.get("tools", []), regenerated=entry.get("regenerated", []),
+                       reused=entry.get("reused", []), output=Path(output) if output else run.final_path,
+                       duration=plan.duration, generated_seconds=entry.get("generated_seconds", 0.0),
+                       version=pending.version + 1, notes=entry.get("notes", []))
 
 
 def _ops_for(request: str, llm: Any) -> list[EditOp]:
@@ -266,14 +302,23 @@ def edit_video_file(path: Path, request: str, *, output: Path | None, bus: Event
         delivery = extend_video(path, ops[0].duration or Fraction(60), output=out, bus=bus)
         return EditOutcome(request=request, ops=ops, tools=["extend"], regenerated=[s.id for s in delivery.plan.shots],
                            reused=[], output=delivery.output, duration=delivery.duration)
+    from ..runs.crash import is_stale
+
     info = probe(path)
-    spec = VideoSpec(width=info.width, height=info.height, fps=info.fps)
+    notes = _damage_notes(path, bus)
+    # An odd-sized input is edited at the nearest even size below (H.264 4:2:0 needs even sides).
+    spec = VideoSpec(width=max(2, info.width // 2 * 2), height=max(2, info.height // 2 * 2), fps=info.fps)
     out = Path(output) if output else path.with_name(f"{path.stem}-edited{path.suffix}")
     if out.resolve() == path.resolve():
         raise InputFileError("the output would overwrite the input; give another -o")
     work = path
     tools: list[str] = []
-    tmpdir = out.parent / f".{out.stem}.edit"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for old in out.parent.glob(f".{out.stem}.edit-*"):  # work folders of killed edits (their pid is gone)
+        if old.is_dir() and is_stale(old):
+            shutil.rmtree(old, ignore_errors=True)
+    # unique per writer: two edits to one output never share a work folder
+    tmpdir = out.parent / f".{out.stem}.edit-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmpdir.mkdir(parents=True, exist_ok=True)
     try:
         for n, op in enumerate(ops):
@@ -317,14 +362,13 @@ def edit_video_file(path: Path, request: str, *, output: Path | None, bus: Event
                 raise BriefError(f"{op.kind.replace('_', ' ')} needs a reelwright run (this video has no plan); "
                                  "use `reelwright extend` to lengthen a video")
             work = dst
-        shutil.copyfile(work, out.with_name(f".{out.name}.part"))
-        out.with_name(f".{out.name}.part").replace(out)
+        copy_atomic(work, out)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     final = probe(out)
     bus.emit("edit", "done", f"tools: {', '.join(tools)}")
     return EditOutcome(request=request, ops=ops, tools=tools, regenerated=[], reused=[], output=out,
-                       duration=final.video_duration)
+                       duration=final.video_duration, notes=notes)
 
 
 def _gop_smart(smart, name: str, whole, bus: EventBus) -> str:
@@ -341,3 +385,15 @@ def _gop_smart(smart, name: str, whole, bus: EventBus) -> str:
     bus.emit("edit", "info", f"{name}: re-encoded frames {ka}..{kb}, copied the rest",
              data={"reencoded_frames": [ka, kb]})
     return name
+
+
+def _damage_notes(path: Path, bus: EventBus) -> list[str]:
+    """Decode the whole input once: frames that do not decode would be edited silently otherwise."""
+    from ..critique.technical import decode_errors
+
+    errors = decode_errors(path)
+    if not errors:
+        return []
+    warning = f"{path.name} has frames that do not decode ({errors[0]}); the edit keeps what decodes"
+    bus.emit("edit", "warning", warning)
+    return [warning]

@@ -16,7 +16,7 @@ from ..errors import BriefError
 from ..events import EventBus
 from ..generators.registry import get_generator
 from ..media.ffmpeg import run_ffmpeg
-from ..runs.store import RunDir
+from ..runs.store import ExtendTask, RunDir
 from ..timing import seconds_to_frames
 
 
@@ -30,6 +30,38 @@ def detect_scenes(path: Path, threshold: float = 0.3) -> list[Fraction]:
         if t > 0:
             times.append(t)
     return times
+
+
+def rotation_of(path: Path) -> int:
+    """The display rotation of a video's first stream in degrees (0, 90, 180, 270): phones record
+    portrait as landscape frames plus a display matrix, which a join must not lose."""
+    import json
+    import subprocess
+
+    from ..media.ffmpeg import dies_with_parent, ffprobe_exe
+
+    exe = ffprobe_exe()
+    if exe is None:
+        return 0
+    proc = subprocess.run(dies_with_parent([exe, "-v", "error", "-select_streams", "v:0", "-show_entries",
+                                            "stream_side_data=rotation:stream_tags=rotate", "-of", "json",
+                                            str(path)]), capture_output=True, text=True)
+    try:
+        stream = (json.loads(proc.stdout or "{}").get("streams") or [{}])[0]
+    except ValueError:
+        return 0
+    values = [sd.get("rotation") for sd in stream.get("side_data_list") or []]
+    values.append((stream.get("tags") or {}).get("rotate"))
+    for v in values:
+        try:
+            return int(float(v)) % 360
+        except (TypeError, ValueError):
+            continue
+    return 0
+
+
+def display_size(info, rotation: int) -> tuple[int, int]:
+    return (info.height, info.width) if rotation % 180 == 90 else (info.width, info.height)
 
 
 def closest_aspect(width: int, height: int) -> str:
@@ -68,7 +100,7 @@ def extend_video(source: Path, to_seconds: Fraction, *, request: str = "", gener
                  llm: Any = None, generator_options: dict[str, Any] | None = None) -> Delivery:
     """Continue `source` until it lasts exactly `to_seconds`."""
     from ..config import default_runs_dir
-    from ..media import VideoSpec, concat, conform, probe
+    from ..media import probe
     from ..planning.builtin import build_plan
 
     source = Path(source)
@@ -86,38 +118,84 @@ def extend_video(source: Path, to_seconds: Fraction, *, request: str = "", gener
              f"adding {float(Fraction(missing) / info.fps):.3f} s")
     gen = get_generator(generator, **(generator_options or {}))
     caps = gen.capabilities()
+    width, height = display_size(info, rotation_of(source))  # the continuation is made as the video is seen
     brief = Brief(request=f"continue the video: {description}", duration=Fraction(missing) / info.fps,
-                  aspect=closest_aspect(info.width, info.height), resolution=closest_resolution(info.width, info.height),
+                  aspect=closest_aspect(width, height), resolution=closest_resolution(width, height),
                   fps=info.fps, generator=generator)
     plan = build_plan(brief, caps)
-    plan.width, plan.height = info.width, info.height
+    plan.width, plan.height = width, height
     plan.shots[0].continues = True
     plan.title = f"{source.stem} extended"
     run = RunDir.create(runs_dir or default_runs_dir(), brief)
+    state = run.load_state()
+    state.extend = ExtendTask(source=str(source.absolute()), source_frames=info.frames, target_frames=target)
+    if output is not None:
+        state.output = str(Path(output).absolute())
+    run.save_state(state)  # before any money is spent: resume knows what this run is for
     director = Director(brief, run=run, generator=gen, llm=llm, bus=bus, continues_from=source)
     director.set_plan(plan)
+    delivery = finish_extension_run(director, state.extend, output, scenes=scenes)
+    bus.emit("extend", "done", f"{float(delivery.duration):.3f} s", elapsed_s=time.perf_counter() - t0)
+    return delivery
+
+
+def resume_extension(run: RunDir, *, output: Path | None = None, bus: EventBus | None = None,
+                     llm: Any = None, generator_options: dict[str, Any] | None = None) -> Delivery:
+    """Finish an interrupted `extend`: the accepted continuation clips are reused, and what is delivered
+    and verified is the whole video (original + continuation) at the recorded target length."""
+    from ..errors import InputFileError
+    from ..media import probe
+
+    state = run.load_state()
+    task = state.extend
+    assert task is not None
+    source = Path(task.source)
+    if not source.is_file():
+        raise InputFileError(f"run {run.id} extends {source}, which is gone; it is needed to finish the run")
+    info = probe(source)
+    if info.frames != task.source_frames:
+        raise InputFileError(f"{source} changed since run {run.id} began ({info.frames} frames, "
+                             f"was {task.source_frames}); extend it again")
+    brief = run.load_brief()
+    director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), generator_options=generator_options,
+                        continues_from=source)
+    out = output if output is not None else (Path(state.output) if state.output else None)
+    return finish_extension_run(director, task, out)
+
+
+def finish_extension_run(director: Director, task: ExtendTask, output: Path | None, *,
+                         scenes: list[Fraction] | None = None) -> Delivery:
+    """Generate (reusing accepted clips), join onto the original and verify the whole target."""
+    from ..media import VideoSpec, concat, conform, probe
+
+    bus, run = director.bus, director.run
+    source = Path(task.source)
+    info = probe(source)
+    plan = director.plan
+    assert plan is not None
     director.generate_all()
     continuation = director.cut()
-    spec = VideoSpec(width=info.width, height=info.height, fps=info.fps)
+    rotation = rotation_of(source)
+    width, height = display_size(info, rotation)
+    spec = VideoSpec(width=width, height=height, fps=info.fps)
     joined = run.root / "extended.mp4"
-    if spec.matches(info) and info.video_start == 0:
+    if spec.matches(info) and info.video_start == 0 and not rotation:
         # Same codec and size: keep every packet of the original, even when its encoder settings differ.
         join_keeping_first(source, continuation, joined, spec)
     else:
-        bus.emit("extend", "warning", f"{source.name} does not match the cut's encoding "
-                 f"({', '.join(spec.mismatches(info)) or 'timestamps'}); re-encoding it once")
+        why = ", ".join(spec.mismatches(info)) or (f"rotated {rotation}°" if rotation else "timestamps")
+        bus.emit("extend", "warning", f"{source.name} does not match the cut's encoding ({why}); "
+                 "re-encoding it once, upright")
         original = run.clips_dir / "original-conformed.mp4"
         conform(source, original, spec)
         concat([original, continuation], joined, spec)
     continuation.unlink(missing_ok=True)
     # the delivered video covers the original too: verify against the full target
-    plan.target_frames = target
-    director.plan = plan.model_copy(update={"target_frames": target})
-    director.plan.notes.append(f"extends {source} ({info.frames} frames) by {missing} frames; scenes at "
-                               + ", ".join(f"{float(t):.2f}s" for t in scenes))
-    delivery = _finish_extension(director, joined, output, target, info)
-    bus.emit("extend", "done", f"{float(delivery.duration):.3f} s", elapsed_s=time.perf_counter() - t0)
-    return delivery
+    director.plan = plan.model_copy(update={"target_frames": task.target_frames})
+    if scenes is not None:
+        director.plan.notes.append(f"extends {source} ({info.frames} frames) by {task.target_frames - info.frames} "
+                                   "frames; scenes at " + ", ".join(f"{float(t):.2f}s" for t in scenes))
+    return _finish_extension(director, joined, output, task.target_frames, info)
 
 
 def reorder_depth(path: Path) -> int:

@@ -110,6 +110,10 @@ class ClipRequest(BaseModel):
     audio: bool = True
     out_path: Path  # where the finished MP4 must be written
     display: dict[str, Any] = Field(default_factory=dict)  # beat, index, timecode… (animatic cards)
+    # A provider job already submitted for this clip (recorded by the take loop): poll and download it,
+    # never submit again. `on_submitted(job_id)` is called the moment a job id exists, before polling.
+    resume_job: str | None = None
+    on_submitted: Callable[[str], None] | None = Field(default=None, exclude=True, repr=False)
 
 
 class ClipResult(BaseModel):

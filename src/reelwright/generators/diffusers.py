@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import BriefError, ConfigError, FFmpegError, GeneratorError, InputFileError, MissingDependencyError
 from ..media.encode import aac_args, h264_args, mp4_args
-from ..media.ffmpeg import ffmpeg_exe
+from ..media.ffmpeg import dies_with_parent, ffmpeg_exe
 from ..media.util import atomic_output
 from ..timing import seconds_to_frames
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
@@ -481,7 +481,7 @@ def write_mp4(frames: Any, out_path: Path, fps: Fraction, *, audio: bool, crf: i
         argv += ["-map", "0:v"] + (["-map", "1:a", *aac_args(bitrate="128k")] if audio else [])
         argv += [*h264_args(preset="medium", crf=crf), "-r", rate, *mp4_args(), str(tmp)]
         with tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=err)
+            proc = subprocess.Popen(dies_with_parent(argv), stdin=subprocess.PIPE, stderr=err)
             assert proc.stdin is not None
             try:
                 for i in range(n):

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import httpx
 
-from ..errors import GeneratorError, ModerationError, TransientGeneratorError
+from ..errors import ConfigError, GeneratorError, ModerationError, ReelwrightError, TransientGeneratorError
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -66,10 +66,13 @@ def retry_after_from_headers(headers: Mapping[str, str] | None) -> float | None:
 
 
 def error_for_status(status: int, message: str, *, retry_after: float | None = None,
-                     provider: str = "") -> GeneratorError:
-    """The error a non-2xx API response maps to (returned, so callers `raise ... from`)."""
+                     provider: str = "", key_env: str = "") -> ReelwrightError:
+    """The error a non-2xx API response maps to (returned, so callers `raise ... from`). 401/403 is the
+    person's key: a ConfigError naming its variable, never retried (another take would fail the same)."""
     prefix = f"{provider}: " if provider else ""
     text = f"{prefix}HTTP {status}: {message}".rstrip(": ")
+    if status in (401, 403) and key_env:
+        return ConfigError(f"{provider or 'the provider'} rejected the key in {key_env} (HTTP {status}): {message}")
     if is_retryable_status(status):
         return TransientGeneratorError(text, retry_after=retry_after)
     return GeneratorError(text)

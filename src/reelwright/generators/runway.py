@@ -81,7 +81,7 @@ def _map_runway_error(exc: BaseException) -> BaseException | None:
     if exc.status_code == 400 and any(w in message.lower() for w in ("safety", "moderation", "content policy")):
         return ModerationError(f"runway refused the request: {message}")
     return error_for_status(exc.status_code, message, retry_after=retry_after_from_headers(exc.response.headers),
-                            provider="runway")
+                            provider="runway", key_env="RUNWAYML_API_SECRET")
 
 
 class RunwayOptions(JobOptions):

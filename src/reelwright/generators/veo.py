@@ -90,7 +90,8 @@ def _api_error(resp: httpx.Response) -> Exception:
     retry_after = retry_after_from_headers(resp.headers)
     if retry_after is None and isinstance(error, dict):
         retry_after = _retry_delay(error)
-    return error_for_status(resp.status_code, f"{status} {message}".strip(), retry_after=retry_after, provider="veo")
+    return error_for_status(resp.status_code, f"{status} {message}".strip(), retry_after=retry_after, provider="veo",
+                            key_env="GEMINI_API_KEY")
 
 
 def _map_genai_error(exc: BaseException) -> BaseException | None:

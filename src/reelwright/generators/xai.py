@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import Field
 
-from ..errors import BriefError, ExpiredResultError, GeneratorError, ModerationError, TransientGeneratorError
+from ..errors import (BriefError, ConfigError, ExpiredResultError, GeneratorError, ModerationError,
+                      TransientGeneratorError)
 from ..timing import Frac
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 from .jobs import (
@@ -72,6 +73,9 @@ def _map_grpc_error(exc: BaseException) -> BaseException | None:
                  grpc.StatusCode.ABORTED, grpc.StatusCode.INTERNAL}
     if code in transient:
         return TransientGeneratorError(f"xai: {code.name}: {details}", retry_after=retry_after)
+    if code == grpc.StatusCode.UNAUTHENTICATED or (code == grpc.StatusCode.PERMISSION_DENIED
+                                                  and not _is_moderation(details)):
+        return ConfigError(f"xAI rejected the key in XAI_API_KEY ({code.name}): {details}")
     if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED,
                 grpc.StatusCode.FAILED_PRECONDITION) and _is_moderation(details):
         return ModerationError(f"xai refused the request: {details}")
@@ -180,23 +184,41 @@ class XAIGenerator(Generator):
         client = self.client()
         report = progress or (lambda f, m: None)
         meta: dict[str, Any] = {"mode": mode}
-        with tempfile.TemporaryDirectory(prefix="rw-xai-") as tmp:
-            method, kwargs = self.submission(request, mode, Path(tmp), meta)
-            submit = getattr(client.video, method)
+        if request.resume_job:  # submitted before (this process or a killed one): never pay twice
+            request_id = request.resume_job
+            if mode == "extend":  # keep_new_tail needs what submission learns about the input
+                with tempfile.TemporaryDirectory(prefix="rw-xai-") as tmp:
+                    self.submission(request, mode, Path(tmp), meta)
+        else:
+            with tempfile.TemporaryDirectory(prefix="rw-xai-") as tmp:
+                method, kwargs = self.submission(request, mode, Path(tmp), meta)
+                submit = getattr(client.video, method)
 
-            def start():
-                self._limit()
-                return submit(request.prompt, self.model, **kwargs)
+                def start():
+                    self._limit()
+                    return submit(request.prompt, self.model, **kwargs)
 
-            request_id = call_with_retries(start, policy=self.retry, sleep=self.sleep,
-                                           map_error=_map_grpc_error).request_id
-        report(0.05, f"xai job {request_id} submitted ({mode})")
-        state = self._wait(client, request_id, report)
+                request_id = call_with_retries(start, policy=self.retry, sleep=self.sleep,
+                                               map_error=_map_grpc_error).request_id
+            if request.on_submitted is not None:
+                request.on_submitted(request_id)
+        report(0.05, f"xai job {request_id} {'resumed' if request.resume_job else 'submitted'} ({mode})")
+        try:
+            state = self._wait(client, request_id, report)
+        except (GeneratorError, ConfigError) as exc:  # we lost sight of the job, it may still finish
+            if isinstance(exc, GeneratorError):
+                exc.job_id = request_id
+            raise
         response = self._response(state, request_id)
         cost = self._cost(response)
         url = response.video.url
         report(0.9, "downloading")
-        call_with_retries(lambda: download(url, request.out_path), policy=self.retry, sleep=self.sleep)
+        try:
+            call_with_retries(lambda: download(url, request.out_path), policy=self.retry, sleep=self.sleep)
+        except GeneratorError as exc:  # finished and billed: the take loop fetches this job again
+            exc.job_id = request_id
+            exc.billed_usd = cost if cost is not None else self.estimate_cost(request.duration)
+            raise
         if mode == "extend":
             keep_new_tail(request, meta)
         meta.update({"video_url": url, "reported_duration": response.video.duration})

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from ..errors import FFmpegError, InputFileError, ToolArgumentError
 from .conform import audio_chain, conform, frames_available, render, video_chain
 from .encode import h264_args, mp4_args
-from .ffmpeg import ffmpeg_exe, run_ffmpeg
+from .ffmpeg import dies_with_parent, ffmpeg_exe, run_ffmpeg
 from .probe import MediaInfo, probe
 from .spec import VideoSpec
 from .util import atomic_output, fsec
@@ -150,7 +150,7 @@ def _copy_video_rebuild_audio(listing: Path, sources: list[Path], infos: list[Me
             *mp4_args(strip_metadata=True), str(out)]
     total_samples = spec.samples(sum(frames))
     with tempfile.TemporaryFile(mode="w+") as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(dies_with_parent(argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
         assert proc.stdin is not None
         try:
             start = 0

@@ -18,6 +18,22 @@ INSTALL_HINT = "apt-get install -y ffmpeg   (or: pip install imageio-ffmpeg)"
 
 
 @functools.lru_cache(maxsize=None)
+def _setpriv() -> str | None:
+    import sys
+
+    return shutil.which("setpriv") if sys.platform.startswith("linux") else None
+
+
+def dies_with_parent(argv: Sequence[str]) -> list[str]:
+    """`argv` run so the child (ffmpeg, ffprobe) gets SIGKILL when reelwright dies, kill -9 included: a
+    killed run must not leave an orphaned encoder writing into the run folder. util-linux `setpriv
+    --pdeathsig` sets it and execs the command (a preexec_fn would run Python in a forked child of a
+    threaded process, which can crash or deadlock); without setpriv the command runs as it is."""
+    exe = _setpriv()
+    return [exe, "--pdeathsig", "KILL", *argv] if exe else list(argv)
+
+
+@functools.lru_cache(maxsize=None)
 def ffmpeg_exe() -> str:
     env = os.environ.get("REELWRIGHT_FFMPEG")
     if env:
@@ -62,7 +78,7 @@ def run_ffmpeg(
     argv += [str(a) for a in args]
     if progress is None:
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(dies_with_parent(argv), capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             raise FFmpegError(argv, -1, f"timed out after {timeout} s") from exc
         if proc.returncode != 0:
@@ -76,7 +92,7 @@ def _run_with_progress(argv: list[str], progress: Callable[[float], None], durat
     import tempfile
 
     with tempfile.TemporaryFile(mode="w+") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(dies_with_parent(argv), stdout=subprocess.PIPE, stderr=err, text=True)
         assert proc.stdout is not None
         for line in proc.stdout:
             key, _, value = line.strip().partition("=")

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from ..errors import InputFileError
 from ..timing import Frac
-from .ffmpeg import ffprobe_exe
+from .ffmpeg import dies_with_parent, ffprobe_exe
 
 # Formats that carry a still image, not a video, even though ffprobe calls the stream "video".
 _IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "gif_pipe", "tiff_pipe", "svg_pipe"}
@@ -126,7 +126,7 @@ def _stream_duration(stream: dict) -> Fraction | None:
 
 def _run_ffprobe(argv: list[str], path: Path) -> dict:
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(dies_with_parent(argv), capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InputFileError(f"cannot probe {path}: {exc}") from exc
     if proc.returncode != 0:

@@ -16,18 +16,50 @@ from ..errors import InputFileError, ToolArgumentError
 
 @contextmanager
 def atomic_output(dst: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `dst` (same suffix, so ffmpeg picks the same muxer);
-    rename it onto `dst` when the block succeeds, delete it when it fails."""
+    """THE way reelwright writes a file. Yield a temporary path beside `dst`, unique to this writer
+    (same suffix, so ffmpeg picks the same muxer); when the block succeeds, fsync it and rename it onto
+    `dst` (then fsync the folder), so a reader or a crash sees the old file or the new one, never a mix
+    — even with several processes delivering to one path. Delete it when the block fails."""
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.{uuid.uuid4().hex[:8]}.part{dst.suffix}")
+    tmp = dst.with_name(f".{dst.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part{dst.suffix}")
     try:
         yield tmp
         if not tmp.exists():
             raise InputFileError(f"nothing was written for {dst}")
+        _fsync_path(tmp)
         os.replace(tmp, dst)
+        _fsync_path(dst.parent, directory=True)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _fsync_path(path: Path, *, directory: bool = False) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    except OSError:
+        return  # some filesystems do not open folders; the rename is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write bytes or text through `atomic_output`."""
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+def copy_atomic(src: str | Path, dst: str | Path) -> Path:
+    """Copy `src` to `dst` through `atomic_output`."""
+    import shutil
+
+    with atomic_output(dst) as tmp:
+        shutil.copyfile(src, tmp)
+    return Path(dst)
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
