@@ -160,7 +160,9 @@ def apply_op(plan: Plan, op: EditOp, *, director: Director, notes: list[str]) ->
         if start >= plan.duration:
             raise BriefError(f"{float(start):g} s is past the end of the video ({float(plan.duration):.3f} s)")
         duration = min(duration, plan.duration - start)
-        plan.overlays.append(Overlay(text=op.text, start=start, duration=duration, position=op.position))  # type: ignore[arg-type]
+        overlay = Overlay(text=op.text, start=start, duration=duration, position=op.position)  # type: ignore[arg-type]
+        if overlay not in plan.overlays:  # the same text at the same time twice is one overlay (re-run edits)
+            plan.overlays.append(overlay)
         return ["overlay_text"]
     if op.kind == "cut_shot":
         shot = _shot_at(plan, op.shot)
@@ -362,6 +364,7 @@ def edit_video_file(path: Path, request: str, *, output: Path | None, bus: Event
                 raise BriefError(f"{op.kind.replace('_', ' ')} needs a reelwright run (this video has no plan); "
                                  "use `reelwright extend` to lengthen a video")
             work = dst
+            bus.emit("edit", "progress", tools[-1], progress=(n + 1) / len(ops))
         copy_atomic(work, out)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
