@@ -46,7 +46,9 @@ def make_brief(request: str, *, duration: Any = None, aspect: str | None = None,
     except ValidationError as exc:
         err = exc.errors()[0]
         ctx_err = (err.get("ctx") or {}).get("error")
-        raise BriefError(str(ctx_err) if ctx_err else f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        field = ".".join(map(str, err["loc"]))
+        text = str(ctx_err) if ctx_err else err["msg"]
+        raise BriefError(text if field and field in text else f"{field}: {text}") from None
     if brief.budget_usd is not None and brief.budget_usd < 0:
         raise BriefError(f"budget must not be negative, got {brief.budget_usd}")
     if brief.duration is not None:
