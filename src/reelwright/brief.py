@@ -73,7 +73,7 @@ class Brief(BaseModel):
     @classmethod
     def _known_resolution(cls, v: str) -> str:
         v = v.strip().lower()
-        if v.isdigit():
+        if v.isdecimal():
             v += "p"
         if v not in RESOLUTIONS:
             raise BriefError(f"unknown resolution {v!r}: use one of {', '.join(RESOLUTIONS)}")

@@ -405,7 +405,7 @@ def _split_lead(sentence: str, known: str | None = None) -> tuple[str, str, str]
         if t in lx.DETERMINERS:
             plural = plural or t not in ("a", "an", "the", "my", "our", "your", "his", "her", "their", "its", "this",
                                          "that", "one")
-        elif t.isdigit():
+        elif t.isdecimal():
             plural = int(t) > 1
         elif t not in ("of", "with", "and"):
             content = True

@@ -167,7 +167,7 @@ def _plural(subject: str) -> bool:
     if not words:
         return False
     if words[0] in ("two", "three", "four", "five", "several", "many", "some", "these", "those") or \
-            (words[0].isdigit() and int(words[0]) > 1):
+            (words[0].isdecimal() and int(words[0]) > 1):
         return True
     head = words[-1]
     return " and " in f" {subject.lower()} " or (head.endswith("s") and not head.endswith(("ss", "us", "is", "'s", "’s")))
