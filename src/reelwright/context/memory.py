@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from ..brief import Reference
 from ..errors import BriefError, InputFileError
+from ..runs.files import read_bounded
 from ..plan import Appearance, Cast, Entity, EntityKind, Plan, RefImage
 
 MEMORY_FILE = "memory.json"
@@ -309,7 +310,7 @@ class CastMemory:
         if p.is_dir():
             p = p / MEMORY_FILE
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = json.loads(read_bounded(p, "memory"))
         except OSError as exc:
             raise InputFileError(f"cannot read memory {p}: {exc.strerror or exc}") from exc
         except json.JSONDecodeError as exc:

@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..runs.files import read_bounded
 
 PRICE_DATE = "2026-11"
 ENV_VAR = "REELWRIGHT_PRICES"
@@ -76,7 +77,7 @@ def _load_overrides(path_text: str) -> tuple[dict[tuple[str, str, str], float], 
         if cached and cached[0] == mtime:
             return cached[1], cached[2]
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(path, ENV_VAR))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{ENV_VAR}={path_text!r} is not valid JSON: {exc}") from exc
     date = PRICE_DATE

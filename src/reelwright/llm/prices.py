@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..runs.files import read_bounded
 
 PRICE_DATE = "2026-11"
 ENV_VAR = "REELWRIGHT_LLM_PRICES"
@@ -85,7 +86,7 @@ def default_prices() -> PriceTable:
         return table
     path = Path(path_text).expanduser()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(path, ENV_VAR))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{ENV_VAR}={path_text!r} is not a readable JSON file: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("prices"), dict):
