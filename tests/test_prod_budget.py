@@ -132,3 +132,30 @@ def test_the_same_shot_is_never_produced_twice_at_once(tmp_path):
     for t in threads:
         t.join()
     assert Counting.calls.count(shot.id) == 1
+
+
+def test_runway_fetches_a_finished_task_again_instead_of_creating_another(tmp_path, monkeypatch):
+    from reelwright.errors import ExpiredResultError
+    from reelwright.generators.base import ClipRequest
+    from reelwright.generators.runway import RunwayGenerator
+    from tests.fakes.runway_server import RunwayFake
+
+    fake = RunwayFake(workdir=tmp_path)
+    monkeypatch.setenv("RUNWAYML_API_SECRET", fake.api_key)
+    monkeypatch.delenv("RUNWAYML_BASE_URL", raising=False)
+    gen = RunwayGenerator("gen4.5", base_url=fake.url, poll_interval=0.01, sleep=lambda s: None,
+                          retry=RetryPolicy(max_attempts=1, base_delay=0.01))
+    submitted: list[str] = []
+    req = ClipRequest(shot_id="s1", prompt="a dog sniffs a lamppost", duration=5, width=1280, height=720,
+                      aspect="16:9", out_path=tmp_path / "out" / "s1.mp4", on_submitted=submitted.append)
+    try:
+        fake.media.downloads.extend([Download("expired", 410)] * 2)  # the adapter refreshes the URL once
+        with pytest.raises(ExpiredResultError) as err:
+            gen.generate(req)
+        assert err.value.job_id == submitted[0] and err.value.billed_usd > 0
+        again = gen.generate(req.model_copy(update={"resume_job": err.value.job_id}))
+        assert again.job_id == submitted[0]
+        assert len(fake.tasks) == 1  # fetched again, never created again
+    finally:
+        gen.close()
+        fake.close()

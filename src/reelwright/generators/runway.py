@@ -200,16 +200,30 @@ class RunwayGenerator(Generator):
             self._limit()
             return getattr(client, endpoint).create(**args)
 
-        created = call_with_retries(create, policy=self.retry, sleep=self.sleep, map_error=_map_runway_error)
-        task_id = created.id
-        report(0.05, f"runway task {task_id} submitted")
-        task = self._wait(client, task_id, report)
+        if request.resume_job:  # submitted before (this process or a killed one): never pay twice
+            task_id = request.resume_job
+        else:
+            task_id = call_with_retries(create, policy=self.retry, sleep=self.sleep, map_error=_map_runway_error).id
+            if request.on_submitted is not None:
+                request.on_submitted(task_id)
+        report(0.05, f"runway task {task_id} {'resumed' if request.resume_job else 'submitted'}")
+        try:
+            task = self._wait(client, task_id, report)
+        except GeneratorError as exc:  # lost sight of the task: worth polling again, unless we cancelled it
+            if not ("timed out" in str(exc) and self.cancel_on_timeout):
+                exc.job_id = task_id
+            raise
         if task.status != "SUCCEEDED":
             self._raise_failure(task)
-        report(0.9, "downloading")
-        self._download(client, task, request)
         credits = getattr(getattr(task, "cost", None), "credits", None)
         cost = credits * self.usd_per_credit if credits is not None else None
+        report(0.9, "downloading")
+        try:
+            self._download(client, task, request)
+        except GeneratorError as exc:  # finished and billed: the take loop fetches this task again
+            exc.job_id = task_id
+            exc.billed_usd = cost if cost is not None else self.estimate_cost(request.duration)
+            raise
         meta["credits"] = credits
         result = accept_clip(request.out_path, request, generator=self.name, model=self.model, cost_usd=cost,
                              job_id=task_id, metadata=meta)
