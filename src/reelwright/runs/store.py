@@ -180,9 +180,12 @@ class RunDir:
         write_atomic(self.report_path, json.dumps(report, indent=2, default=str))
 
     def load_report(self) -> dict[str, Any]:
+        """The saved report, or {} when there is none or it is damaged: report.json is our own output,
+        rebuilt on every write, so a cut-short file is replaced rather than fatal."""
         if not self.report_path.is_file():
             return {}
-        report = load_json(self.report_path, "run file")
-        if not isinstance(report, dict):
-            raise InputFileError(f"run file {self.report_path} is not a JSON object")
-        return report
+        try:
+            report = load_json(self.report_path, "run file")
+        except InputFileError:
+            return {}
+        return report if isinstance(report, dict) else {}
