@@ -73,6 +73,7 @@ def _produce(p: Production, job: ShotJob, *, feedback: list[str] | None, force: 
                 "generate", "progress", m, shot=s, progress=f))
         except ModerationError as exc:
             p.budget.refund_take(shot.id, estimate)  # a refused request made nothing: not a take
+            _forget_job(p, job)  # a refused job has nothing to fetch: the rewrite is a new submission
             moderation_rewrites += 1
             p.bus.emit("generate", "retry", f"blocked by moderation: {exc}; rewriting the prompt", shot=shot.id)
             if moderation_rewrites > p.limits.max_moderation_rewrites:
