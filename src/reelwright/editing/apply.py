@@ -101,7 +101,11 @@ def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, out
                                       output=str(Path(output).absolute()) if output else None)
     transaction.commit(run, pending)
     director.production.state = run.load_state()
-    director.write_report(status="done", output=str(output or run.final_path), final_checks=verdict.model_dump())
+    report = director.write_report(status="done", output=str(output or run.final_path),
+                                   final_checks=verdict.model_dump())
+    from ..director import Delivery
+
+    deliver_with_sound(Delivery(Path(output) if output else run.final_path, run, new_plan, new_plan.duration, report))
     bus.emit("edit", "done", f"tools: {', '.join(tools) or 'none'}; regenerated: {', '.join(regenerated) or 'none'}",
              elapsed_s=time.perf_counter() - t0)
     return _outcome_of(run, pending, output)
