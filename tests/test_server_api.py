@@ -162,7 +162,7 @@ def probe_bytes(data: bytes) -> int:
 
 def test_files_outside_the_list_are_not_served(http, edited_run):
     run, _, _ = edited_run
-    for name in ("..%2Fbrief.json", "state.json", "..%2F..%2Fstudio.sqlite3"):
+    for name in ("..%2Fbrief.json", "state.json", "..%2F..%2Freelwright.db"):
         r = http.get(f"/api/runs/{run['id']}/files/{name}")
         assert r.status_code == 404 and r.json()["error"]["message"]
     assert http.get(f"/api/runs/{run['id']}/files/report.json").json()["status"] in ("done",)

@@ -110,7 +110,7 @@ def _get(srv: ServerProcess, run_id: str) -> dict:
 
 
 def _job_pid(home: Path, job_id: str) -> int | None:
-    return Database(home / "studio.sqlite3").get_job(job_id).pid
+    return Database(home / "reelwright.db").get_job(job_id).pid
 
 
 def test_a_server_killed_mid_job_finishes_it_after_restart_regenerating_nothing(tmp_path):
@@ -151,7 +151,7 @@ def test_a_server_killed_mid_job_finishes_it_after_restart_regenerating_nothing(
 
 
 def _get_status(home: Path, job_id: str) -> str:
-    return Database(home / "studio.sqlite3").get_job(job_id).status
+    return Database(home / "reelwright.db").get_job(job_id).status
 
 
 def test_cancel_stops_the_worker_at_once_and_resume_reuses_the_accepted_clips(tmp_path):

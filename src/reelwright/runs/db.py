@@ -41,7 +41,60 @@ MIGRATIONS: tuple[str, ...] = (
         key TEXT PRIMARY KEY, file TEXT NOT NULL, bytes INTEGER NOT NULL, cost_usd REAL, generator TEXT,
         model TEXT, seconds REAL, created REAL, last_used REAL, hits INTEGER NOT NULL DEFAULT 0);
     """,
+    # 3: the studio's job queue and uploads (server/db.py reads and writes them)
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        spec TEXT NOT NULL,               -- the job's JSON spec (what the worker runs)
+        run_dir TEXT,                     -- the run folder, once there is one
+        model TEXT NOT NULL DEFAULT 'reelwright',
+        prompt TEXT NOT NULL DEFAULT '',
+        seconds TEXT NOT NULL DEFAULT '',
+        size TEXT NOT NULL DEFAULT '',
+        source_id TEXT,                   -- the job this one edits, extends, remixes or regenerates
+        batch_id TEXT,
+        error TEXT,
+        error_code TEXT,
+        progress REAL NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        completed_at REAL,
+        owner TEXT,                       -- 'pid:token' of the server process running it
+        heartbeat REAL,
+        pid INTEGER,                      -- the worker process
+        attempts INTEGER NOT NULL DEFAULT 0,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_by_status ON jobs(status, created_at);
+    CREATE INDEX jobs_by_created ON jobs(created_at);
+    CREATE TABLE uploads (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,               -- the name the person gave (a label only; never a path)
+        kind TEXT NOT NULL,               -- image, audio, video
+        mime TEXT NOT NULL,
+        path TEXT NOT NULL,               -- generated, under uploads/
+        bytes INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 )
+
+
+def statements(sql: str) -> list[str]:
+    """Split a migration into statements (executescript would commit mid-transaction; a naive split on ';'
+    would cut a comment or a string)."""
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
 
 
 def db_path() -> Path:
@@ -90,7 +143,7 @@ def migrate(conn: sqlite3.Connection, path: Path | str = "") -> int:
             raise ConfigError(f"the run database {path} is from a newer reelwright (schema {have}, this one knows "
                               f"{len(MIGRATIONS)}); upgrade reelwright")
         for version, script in enumerate(MIGRATIONS[have:], start=have + 1):
-            for statement in filter(str.strip, script.split(";")):
+            for statement in statements(script):
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
         conn.execute("COMMIT")

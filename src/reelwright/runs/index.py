@@ -133,7 +133,9 @@ class RunIndex:
         with self.conn:
             status = state.get("status") if isinstance(state.get("status"), str) else None
             duration = report.get("duration_s") if isinstance(report.get("duration_s"), (int, float)) else None
-            output = state.get("output") if isinstance(state.get("output"), str) else None
+            # state.json names the asked output from the start (resume delivers there); the index shows it as the
+            # run's output only once the run has delivered it.
+            output = state.get("output") if isinstance(state.get("output"), str) and status == "done" else None
             self.conn.execute("UPDATE runs SET status=COALESCE(?, status), duration_s=COALESCE(?, duration_s), "
                               "output=COALESCE(?, output), updated=? WHERE id=?",
                               (status, duration, output, time.time(), run.id))

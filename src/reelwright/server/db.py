@@ -1,7 +1,6 @@
-"""The studio's SQLite database in REELWRIGHT_HOME: the job queue and the uploads, with numbered migrations.
-
-Other parts (the run store of the production issue) extend it by appending to `MIGRATIONS`; a migration is
-applied once, in order, inside one transaction, and `schema_version` records how far a database has come."""
+"""The studio's view of reelwright's one SQLite database (`reelwright.db` in REELWRIGHT_HOME, `runs/db.py`): the
+job queue and the uploads. Its tables are migration 3 of the run store's list; a migration is applied once, in
+order, inside one transaction, and `schema_version` records how far a database has come."""
 
 from __future__ import annotations
 
@@ -16,51 +15,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..runs import db as run_db
+
 JobStatus = Literal["queued", "in_progress", "completed", "failed", "cancelled"]
 JobKind = Literal["make", "edit", "extend", "regenerate"]
 TERMINAL: tuple[str, ...] = ("completed", "failed", "cancelled")
 
-# (version, SQL). Append only: a released migration is never edited, a change is a new number.
-MIGRATIONS: list[tuple[int, str]] = [
-    (1, """
-    CREATE TABLE jobs (
-        id TEXT PRIMARY KEY,
-        kind TEXT NOT NULL,
-        status TEXT NOT NULL,
-        spec TEXT NOT NULL,               -- the job's JSON spec (what the worker runs)
-        run_dir TEXT,                     -- the run folder, once there is one
-        model TEXT NOT NULL DEFAULT 'reelwright',
-        prompt TEXT NOT NULL DEFAULT '',
-        seconds TEXT NOT NULL DEFAULT '',
-        size TEXT NOT NULL DEFAULT '',
-        source_id TEXT,                   -- the job this one edits, extends, remixes or regenerates
-        batch_id TEXT,
-        error TEXT,
-        error_code TEXT,
-        progress REAL NOT NULL DEFAULT 0,
-        created_at REAL NOT NULL,
-        started_at REAL,
-        completed_at REAL,
-        owner TEXT,                       -- 'pid:token' of the server process running it
-        heartbeat REAL,
-        pid INTEGER,                      -- the worker process
-        attempts INTEGER NOT NULL DEFAULT 0,
-        cancel_requested INTEGER NOT NULL DEFAULT 0,
-        deleted INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX jobs_by_status ON jobs(status, created_at);
-    CREATE INDEX jobs_by_created ON jobs(created_at);
-    CREATE TABLE uploads (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,               -- the name the person gave (a label only; never a path)
-        kind TEXT NOT NULL,               -- image, audio, video
-        mime TEXT NOT NULL,
-        path TEXT NOT NULL,               -- generated, under uploads/
-        bytes INTEGER NOT NULL,
-        created_at REAL NOT NULL
-    );
-    """),
-]
+# One database for the whole of reelwright (`runs/db.py`): the run index, the clip cache and these tables share
+# one `schema_version`, so the studio's migrations are numbered in the run store's one append-only list.
+MIGRATIONS: list[tuple[int, str]] = [(n, sql) for n, sql in enumerate(run_db.MIGRATIONS, start=1)]
 
 
 class Job(BaseModel):
@@ -136,7 +99,7 @@ class Database:
             current = row[0] or 0
             for version, sql in MIGRATIONS:
                 if version > current:
-                    for statement in _statements(sql):
+                    for statement in run_db.statements(sql):
                         c.execute(statement)
                     c.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
                     current = version
@@ -237,19 +200,6 @@ class Database:
         with self._lock:
             row = self._conn.execute("SELECT * FROM uploads WHERE id=?", (upload_id,)).fetchone()
         return Upload(**dict(row)) if row else None
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration into statements (executescript would commit mid-transaction)."""
-    out, buf = [], ""
-    for line in sql.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            out.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        out.append(buf.strip())
-    return out
 
 
 def _job_row(job: Job) -> dict[str, Any]:

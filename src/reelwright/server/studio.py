@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BriefError, ConflictError, InputFileError, NotFoundError
 from ..plan import Plan
+from ..runs import db as run_db
 from ..runs.store import RunDir
 from .db import TERMINAL, Database, Job
 from .queue import JobQueue
@@ -60,7 +61,7 @@ class Studio:
         self.settings = settings or resolve_settings()
         self.runs_dir = Path(runs_dir or self.settings.runs_dir or default_runs_dir())
         self.uploads_dir = self.home / "uploads"
-        self.db = Database(self.home / "studio.sqlite3")
+        self.db = Database(self.home / run_db.DB_NAME)  # the run store's database: one file for both
         self.queue = JobQueue(self.db, max_workers=max_workers, max_queued=max_queued, logs_dir=self.home / "logs")
         self.progress_book = ProgressBook()
         self._plan_cache: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -363,11 +364,34 @@ def _load_plan(data: dict[str, Any]) -> Plan:
     from pydantic import ValidationError
 
     try:
-        return Plan.model_validate(data)
+        return Plan.model_validate(_forget_outgrown_lengths(data))
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(x) for x in first["loc"]) or "top level"
         raise BriefError(f"plan is invalid at {loc}: {first['msg']}") from None
+
+
+def _forget_outgrown_lengths(data: dict[str, Any]) -> dict[str, Any]:
+    """A shot lengthened in the storyboard outgrows the clip length planned for it; that length is forgotten here
+    (the plan would refuse it) and `fit_generation` asks for an allowed one that covers the shot."""
+    from ..plan import Shot
+    from ..timing import to_fraction
+
+    try:
+        fps = to_fraction(data.get("fps", 24))
+        shots = data.get("shots")
+        if not isinstance(shots, list) or fps <= 0:
+            return data
+        out = []
+        for raw in shots:
+            if isinstance(raw, dict) and raw.get("gen_duration") is not None:
+                shot = Shot.model_validate(raw)
+                if shot.in_frame + shot.source_frames > shot.gen_duration * fps + 1:
+                    raw = {**raw, "gen_duration": None}
+            out.append(raw)
+        return {**data, "shots": out}
+    except (ValueError, TypeError, ArithmeticError):
+        return data  # the plan's own validation names what is wrong
 
 
 def _paths_in(value: Any):
