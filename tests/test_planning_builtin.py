@@ -300,3 +300,14 @@ def test_light_named_inside_a_beat_lights_only_that_beat():
 def test_a_request_without_words_still_makes_a_plan():
     plan = plan_for("!!!")
     assert plan.total_frames == plan.target_frames == 30 * 24
+
+
+def test_a_subject_of_one_endless_word_still_makes_a_plan_with_safe_ids():
+    # Found by the studio's schemathesis run: a 2,000-character subject made an entity id the plan refused.
+    from reelwright.api import plan_video
+    from reelwright.context.memory import slug
+    from reelwright.plan import SAFE_ID
+
+    plan = plan_video("a 6 second video of " + "0" * 2000, resolution="360p")
+    assert all(SAFE_ID.fullmatch(e.id) for e in plan.cast.entities)
+    assert SAFE_ID.fullmatch(slug("x" * 500))

@@ -114,7 +114,8 @@ def consistency_check(candidate_png: ImageLike, entity_refs: Sequence[ImageLike]
 
 
 def slug(name: str) -> str:
-    s = re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")
+    # At most 60 characters: room for a "-2" suffix inside plan.SAFE_ID's 64.
+    s = re.sub(r"[^a-z0-9]+", "-", name.strip().lower())[:60].strip("-")
     if not s:
         raise BriefError(f"cannot make an entity id from the name {name!r}")
     return s

@@ -289,7 +289,8 @@ def _segment_settings(segments: list[Segment], facts: RequestFacts, story: Story
 def _slug(text: str) -> str:
     words = re.findall(r"[a-z0-9]+", text.lower())
     words = [w for w in words if w not in ("a", "an", "the", "my", "our", "your", "his", "her", "their", "this")]
-    return "-".join(words[:4]) or "subject"
+    # Ids become file names (plan.SAFE_ID: at most 64): one long word must not make an id the plan refuses.
+    return "-".join(words[:4])[:48].strip("-") or "subject"
 
 
 def _name_of(subject: str) -> str:
