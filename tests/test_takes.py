@@ -210,11 +210,11 @@ def test_report_sections_and_an_after_cut_step_reach_the_delivery(tmp_path):
     run = RunDir.create(tmp_path / "runs", plan.brief)
     director = Director(plan.brief, run=run, generator=ScriptedGenerator(), after_cut=[sound])
     director.set_plan(plan)
-    director.report.add_section("provenance", {"by": "test"})
+    director.report.add_section("notes", {"by": "test"})
     d = director.run_all(tmp_path / "v.mp4")
     assert seen == [(True, "cut.mp4")]
     assert not (run.root / "cut-with-sound.mp4").exists()  # it became final.mp4
     assert probe(d.output).frames == 144
     report = json.loads(run.report_path.read_text())
-    assert report["audio"] == {"mixed": True} and report["provenance"] == {"by": "test"}
+    assert report["audio"] == {"mixed": True} and report["notes"] == {"by": "test"}
     assert report["status"] == "done"
