@@ -47,7 +47,7 @@ def crash_hook() -> CrashAt | None:
 _PART = re.compile(r"^\..*\.(\d+)-[0-9a-f]{8}\.part(\.\w+)?$")
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -63,10 +63,10 @@ def is_stale(path: Path) -> bool:
     resume, which holds the run, finds it."""
     m = _PART.match(path.name)
     if m is not None:
-        return not _alive(int(m.group(1)))
+        return not pid_alive(int(m.group(1)))
     m = re.match(r"^\..*\.edit-(\d+)-[0-9a-f]{8}$", path.name)
     if m is not None:
-        return not _alive(int(m.group(1)))
+        return not pid_alive(int(m.group(1)))
     return path.name.startswith(".") and (path.name.endswith((".part", ".part.mp4")) or path.suffix == ".mp4")
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConflictError, NotFoundError, QueueFullError
+from ..runs.crash import pid_alive
 from .db import TERMINAL, Database, Job
 
 HEARTBEAT_S = 5.0
@@ -234,16 +235,6 @@ def _killpg(pid: int, sig: int) -> None:
         pass
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _owner_alive(job: Job) -> bool:
     if not job.owner:
         return False
@@ -252,12 +243,12 @@ def _owner_alive(job: Job) -> bool:
     except ValueError:
         return False
     fresh = job.heartbeat is not None and time.time() - job.heartbeat < STALE_S
-    return fresh and _pid_alive(pid)
+    return fresh and pid_alive(pid)
 
 
 def _kill_orphan(job: Job) -> None:
     """A worker whose server died without taking it along (no PDEATHSIG off Linux) must not keep spending."""
-    if not job.pid or not _pid_alive(job.pid):
+    if not job.pid or not pid_alive(job.pid):
         return
     try:
         cmdline = Path(f"/proc/{job.pid}/cmdline").read_bytes().split(b"\0")
