@@ -143,3 +143,15 @@ def test_config_file_error_names_the_file_and_key(monkeypatch, tmp_path):
     (tmp_path / "rw.json").write_text(json.dumps({"budget": "free"}))
     with pytest.raises(ConfigError, match=r"budget in .*rw\.json='free'"):
         resolve_settings({})
+
+
+@pytest.mark.parametrize("spec", ["local", "local:/models/qwen.gguf", "builtin", "openai:gpt-5", "ollama:llama3"])
+def test_every_llm_spec_the_registry_takes_is_a_valid_setting(spec):
+    # `--llm local` (the bundled model) once passed the registry and failed the settings check.
+    assert resolve_settings({"llm": spec}).llm == spec
+
+
+@pytest.mark.parametrize("spec", ["openai", "openai:", "gpt-5", "nope:model"])
+def test_an_llm_spec_without_a_provider_or_model_is_refused(spec):
+    with pytest.raises(ConfigError, match="llm"):
+        resolve_settings({"llm": spec})

@@ -75,8 +75,11 @@ class Settings(BaseModel):
 
         text = v.strip()
         provider, sep, model = text.partition(":")
-        if text.lower() not in BUILTIN and (not sep or provider.strip().lower() not in PROVIDERS or not model.strip()):
-            raise ValueError(f"unknown llm {v!r}: use builtin or one of {', '.join(p + ':MODEL' for p in PROVIDERS)}")
+        if text.lower() in BUILTIN or provider.strip().lower() == "local":  # `local` alone: the bundled model
+            return text or "builtin"
+        if not sep or provider.strip().lower() not in PROVIDERS or not model.strip():
+            raise ValueError(f"unknown llm {v!r}: use builtin, local[:PATH.gguf] or one of "
+                             f"{', '.join(p + ':MODEL' for p in PROVIDERS if p != 'local')}")
         return text or "builtin"
 
     @field_validator("tts")
