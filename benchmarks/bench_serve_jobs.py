@@ -25,21 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scale import SlowFakeGenerator  # noqa: E402
 
 from reelwright.api import make_video  # noqa: E402
-from reelwright.generators.options import GeneratorOptions  # noqa: E402
 from reelwright.generators.registry import register  # noqa: E402
 from reelwright.media.ffmpeg import run_ffmpeg  # noqa: E402
-
-
-class SlowOptions(GeneratorOptions):
-    delay: float = 5.0
-    clip: str = ""
-    workers: int = 8
-
-
-class SlowJobGenerator(SlowFakeGenerator):
-    """bench_scale's fake backend with declared options (a run makes it by name, with options)."""
-
-    Options = SlowOptions
 
 
 def cpu_s() -> float:
@@ -61,7 +48,7 @@ def main() -> None:
     clip = tmp / "one.mp4"
     run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24", "-frames:v", "24", "-c:v", "libx264",
                 "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip)])
-    register("bench-slow", SlowJobGenerator)
+    register("bench-slow", SlowFakeGenerator)
     if args.executor == "ray":
         connect(num_cpus=2)  # start-up apart: the studio starts its cluster once, not per job
 
