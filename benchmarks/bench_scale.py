@@ -19,13 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from reelwright.generators.base import Capabilities, ClipRequest, ClipResult, Generator
+from reelwright.generators.options import GeneratorOptions
 from reelwright.media.ffmpeg import run_ffmpeg
+
+
+class SlowOptions(GeneratorOptions):
+    delay: float = 5.0
+    clip: str = ""
+    workers: int = 8
 
 
 class SlowFakeGenerator(Generator):
     """Waits `delay` seconds (a remote model's queue and render), then hands back a pre-made 1 s clip."""
 
     name = "bench-slow"
+    Options = SlowOptions  # declared: options are checked against the backend's Options
 
     def __init__(self, model: str | None = None, *, delay: float = 5.0, clip: str = "", workers: int = 8):
         super().__init__(model or "slow", delay=delay, clip=clip, workers=workers)

@@ -183,3 +183,37 @@ def test_cli_make_on_a_local_head_node_delivers_the_dog_walk_exactly(tmp_path):
         current = Path("/tmp/ray/ray_current_cluster")
         if current.is_file() and current.read_text().strip().endswith(f":{port}"):
             current.unlink()
+
+
+@pytest.mark.slow
+def test_a_backend_limiter_outlives_the_job_that_made_it(cluster, tmp_path):
+    """Under `serve`, each job is its own driver process: the first job's limiter must stay for the others."""
+    import subprocess
+    import sys
+
+    address = ray.get_runtime_context().gcs_address
+    code = ("import sys; from reelwright.executors.ray_cluster import backend_limiter, connect; "
+            "ray = connect(sys.argv[1]); print(ray.get(backend_limiter('outlive-test', 3).stats.remote()))")
+    job = subprocess.run([sys.executable, "-c", code, address], capture_output=True, text=True, timeout=120)
+    assert job.returncode == 0, job.stderr[-2000:]
+    limiter = ray.get_actor("reelwright-limit-outlive-test", namespace="reelwright")  # the job has ended
+    assert ray.get(limiter.stats.remote(), timeout=30)["concurrency"] == 3
+
+
+@pytest.mark.slow
+def test_a_slot_held_by_a_worker_that_died_is_taken_back(cluster):
+    """A job killed with SIGKILL never releases its workers' slots; the next one waiting frees them."""
+    from reelwright.executors.ray_cluster import backend_limiter
+
+    @ray.remote(num_cpus=0)
+    class Holder:
+        def stats(self):
+            return {}
+
+    limiter = backend_limiter("sweep-test", 1)
+    dead, live = Holder.remote(), Holder.remote()
+    assert ray.get(limiter.acquire.remote("dead", dead), timeout=30) == 1
+    ray.kill(dead)
+    # the live holder waits past the sweep, the dead holder's slot is forgotten, and the live one gets it
+    assert ray.get(limiter.acquire.remote("live", live, 0.5), timeout=30) == 1
+    assert ray.get(limiter.stats.remote())["in_flight"] == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -12,7 +11,7 @@ from .brief import Brief, Reference, check_reference_files
 from .director import Delivery, Director, Limits
 from .errors import BriefError, InputFileError, LimitExceeded
 from .events import EventBus
-from .executors import check_executor, wrap_generator
+from .executors import check_executor, released as _released, wrap_generator
 from .generators.registry import get_generator
 from .media.ffmpeg import ffmpeg_exe
 from .plan import Plan
@@ -242,7 +241,8 @@ def resume_run(ref: str | Path, *, runs_dir: Path | str | None = None, output: P
         from .editing.extend import resume_extension
 
         bus.emit("plan", "info", f"resuming extension run {run.id}: {len(state.accepted)} clips already accepted")
-        return resume_extension(run, output=out, bus=bus, llm=llm, generator_options=kwargs.get("generator_options"))
+        return resume_extension(run, output=out, bus=bus, llm=llm, generator_options=kwargs.get("generator_options"),
+                                executor=kwargs.get("executor"))
     director = Director(brief, run=run, llm=llm, bus=bus, judge=_make_judge(llm, kwargs),
                         generator=_make_generator(brief, kwargs), after_cut=[sound_step(load_options(run.root))],
                         signer=_signer(kwargs))
@@ -257,19 +257,6 @@ def _make_generator(brief: Brief, kwargs: dict[str, Any]):
     generator = get_generator(brief.generator, **(kwargs.get("generator_options") or {}))
     return wrap_generator(generator, kwargs.get("executor"), workers=kwargs.get("ray_workers"),
                           address=kwargs.get("ray_address"))
-
-
-@contextlib.contextmanager
-def _released(generator: Any):
-    """Ray workers are let go when the run ends or stops (Ctrl-C included): clips in flight are cancelled,
-    not left running and billing. Local backends keep their clients (and the pipeline cache) as before."""
-    from .executors.ray_generator import RayGenerator
-
-    try:
-        yield
-    finally:
-        if isinstance(generator, RayGenerator):
-            generator.close()
 
 
 def _brief_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from ..director import Director
 from ..media.util import copy_atomic
 from ..errors import BriefError, InputFileError
 from ..events import EventBus
+from ..executors import make_generator, released
 from ..plan import Overlay, Plan, Shot
 from ..runs.store import RunDir
 from ..timing import Frac, seconds_to_frames
@@ -39,8 +40,10 @@ class EditOutcome(BaseModel):
 
 
 def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, output: Path | None = None,
-             bus: EventBus | None = None, llm: Any = None, generator_options: dict[str, Any] | None = None) -> EditOutcome:
-    """Edit a reelwright run by request. A plain video file (no run) gets the deterministic edits only."""
+             bus: EventBus | None = None, llm: Any = None, generator_options: dict[str, Any] | None = None,
+             executor: str | None = None) -> EditOutcome:
+    """Edit a reelwright run by request. A plain video file (no run) gets the deterministic edits only.
+    `executor="ray"`: the shots it regenerates are made on the Ray cluster."""
     from ..config import default_runs_dir
 
     from ..runs import transaction
@@ -62,53 +65,55 @@ def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, out
     brief = run.load_brief()
     from ..sound.after_cut import deliver_with_sound, load_options, sound_step
 
-    # the run's own sound settings: lines follow their shots, unchanged lines are not synthesized again
-    director = Director(brief, run=run, bus=bus, llm=llm, generator_options=generator_options,
-                        after_cut=[sound_step(load_options(run.root))])
-    new_plan = plan.model_copy(deep=True)
-    tools: list[str] = []
-    notes: list[str] = []
-    extend_to: Fraction | None = None
-    for op in ops:
-        if op.kind == "extend_to":
-            extend_to = op.duration
-            continue
-        tools.extend(apply_op(new_plan, op, director=director, notes=notes))
-    if extend_to is not None:
-        tools.append("plan_continuation")
-        _extend_plan(new_plan, extend_to, director)
-    new_plan.relayout()
-    new_plan.target_frames = new_plan.total_frames
-    bus.emit("edit", "start", f"{request!r}: " + ", ".join(f"{o.kind}({o.route})" for o in ops))
-    t0 = time.perf_counter()
-    director.set_plan(new_plan, save=False)  # plan.json switches only when the edit commits
-    before = {s.id: director.accepted_clip(s) is not None for s in new_plan.shots}
-    needed = [s.id for s in new_plan.shots if director.accepted_clip(s) is None]
-    outcomes = director.generate_all(needed) if needed else []
-    regenerated = [o.shot_id for o in outcomes if not o.reused]
-    generated_seconds = sum(float(director.gen_duration(new_plan.shot(sid))) for sid in regenerated)
-    version = len(run.load_state().history) + 1
-    cut = director.cut()
-    verdict = _verify(director, cut)
-    cut.replace(transaction.next_final_path(run))
-    entry = {"id": uuid.uuid4().hex, "kind": "edit", "request": request, "ops": [o.model_dump(mode="json") for o in ops],
-             "tools": tools, "regenerated": regenerated, "reused": [sid for sid, ok in before.items()
-                                                                    if ok and sid not in regenerated],
-             "generated_seconds": generated_seconds, "notes": notes, "at": time.time(),
-             "previous": f"final.v{version}.mp4"}
-    pending = transaction.PendingEdit(request=request, version=version, plan=new_plan.model_dump(mode="json"),
-                                      history=entry, cut_clips=dict(director.state.cut_clips),
-                                      output=str(Path(output).absolute()) if output else None)
-    transaction.commit(run, pending)
-    director.production.state = run.load_state()
-    report = director.write_report(status="done", output=str(output or run.final_path),
-                                   final_checks=verdict.model_dump())
-    from ..director import Delivery
+    generator = make_generator(brief.generator, generator_options, executor)
+    with released(generator):
+        # the run's own sound settings: lines follow their shots, unchanged lines are not synthesized again
+        director = Director(brief, run=run, bus=bus, llm=llm, generator=generator,
+                            after_cut=[sound_step(load_options(run.root))])
+        new_plan = plan.model_copy(deep=True)
+        tools: list[str] = []
+        notes: list[str] = []
+        extend_to: Fraction | None = None
+        for op in ops:
+            if op.kind == "extend_to":
+                extend_to = op.duration
+                continue
+            tools.extend(apply_op(new_plan, op, director=director, notes=notes))
+        if extend_to is not None:
+            tools.append("plan_continuation")
+            _extend_plan(new_plan, extend_to, director)
+        new_plan.relayout()
+        new_plan.target_frames = new_plan.total_frames
+        bus.emit("edit", "start", f"{request!r}: " + ", ".join(f"{o.kind}({o.route})" for o in ops))
+        t0 = time.perf_counter()
+        director.set_plan(new_plan, save=False)  # plan.json switches only when the edit commits
+        before = {s.id: director.accepted_clip(s) is not None for s in new_plan.shots}
+        needed = [s.id for s in new_plan.shots if director.accepted_clip(s) is None]
+        outcomes = director.generate_all(needed) if needed else []
+        regenerated = [o.shot_id for o in outcomes if not o.reused]
+        generated_seconds = sum(float(director.gen_duration(new_plan.shot(sid))) for sid in regenerated)
+        version = len(run.load_state().history) + 1
+        cut = director.cut()
+        verdict = _verify(director, cut)
+        cut.replace(transaction.next_final_path(run))
+        entry = {"id": uuid.uuid4().hex, "kind": "edit", "request": request, "ops": [o.model_dump(mode="json") for o in ops],
+                 "tools": tools, "regenerated": regenerated, "reused": [sid for sid, ok in before.items()
+                                                                        if ok and sid not in regenerated],
+                 "generated_seconds": generated_seconds, "notes": notes, "at": time.time(),
+                 "previous": f"final.v{version}.mp4"}
+        pending = transaction.PendingEdit(request=request, version=version, plan=new_plan.model_dump(mode="json"),
+                                          history=entry, cut_clips=dict(director.state.cut_clips),
+                                          output=str(Path(output).absolute()) if output else None)
+        transaction.commit(run, pending)
+        director.production.state = run.load_state()
+        report = director.write_report(status="done", output=str(output or run.final_path),
+                                       final_checks=verdict.model_dump())
+        from ..director import Delivery
 
-    deliver_with_sound(Delivery(Path(output) if output else run.final_path, run, new_plan, new_plan.duration, report))
-    bus.emit("edit", "done", f"tools: {', '.join(tools) or 'none'}; regenerated: {', '.join(regenerated) or 'none'}",
-             elapsed_s=time.perf_counter() - t0)
-    return _outcome_of(run, pending, output)
+        deliver_with_sound(Delivery(Path(output) if output else run.final_path, run, new_plan, new_plan.duration, report))
+        bus.emit("edit", "done", f"tools: {', '.join(tools) or 'none'}; regenerated: {', '.join(regenerated) or 'none'}",
+                 elapsed_s=time.perf_counter() - t0)
+        return _outcome_of(run, pending, output)
 
 
 def _verify(director: Director, cut: Path):

@@ -14,7 +14,7 @@ from ..brief import ASPECTS, RESOLUTIONS, Brief
 from ..director import Delivery, Director
 from ..errors import BriefError
 from ..events import EventBus
-from ..generators.registry import get_generator
+from ..executors import make_generator, released
 from ..media.ffmpeg import run_ffmpeg
 from ..runs.store import ExtendTask, RunDir
 from ..timing import seconds_to_frames
@@ -97,8 +97,9 @@ def describe_video(path: Path, llm: Any = None) -> str:
 
 def extend_video(source: Path, to_seconds: Fraction, *, request: str = "", generator: str = "animatic",
                  output: Path | None = None, runs_dir: Path | None = None, bus: EventBus | None = None,
-                 llm: Any = None, generator_options: dict[str, Any] | None = None) -> Delivery:
-    """Continue `source` until it lasts exactly `to_seconds`."""
+                 llm: Any = None, generator_options: dict[str, Any] | None = None,
+                 executor: str | None = None) -> Delivery:
+    """Continue `source` until it lasts exactly `to_seconds` (`executor="ray"`: clips made on the cluster)."""
     from ..config import default_runs_dir
     from ..media import probe
     from ..planning.builtin import build_plan
@@ -116,7 +117,7 @@ def extend_video(source: Path, to_seconds: Fraction, *, request: str = "", gener
     description = describe_video(source, llm) or request or "the scene carries on naturally"
     bus.emit("extend", "info", f"{source.name}: {float(info.video_duration):.3f} s, {len(scenes)} scene(s); "
              f"adding {float(Fraction(missing) / info.fps):.3f} s")
-    gen = get_generator(generator, **(generator_options or {}))
+    gen = make_generator(generator, generator_options, executor)
     caps = gen.capabilities()
     width, height = display_size(info, rotation_of(source))  # the continuation is made as the video is seen
     brief = Brief(request=f"continue the video: {description}", duration=Fraction(missing) / info.fps,
@@ -132,15 +133,17 @@ def extend_video(source: Path, to_seconds: Fraction, *, request: str = "", gener
     if output is not None:
         state.output = str(Path(output).absolute())
     run.save_state(state)  # before any money is spent: resume knows what this run is for
-    director = Director(brief, run=run, generator=gen, llm=llm, bus=bus, continues_from=source)
-    director.set_plan(plan)
-    delivery = finish_extension_run(director, state.extend, output, scenes=scenes)
+    with released(gen):
+        director = Director(brief, run=run, generator=gen, llm=llm, bus=bus, continues_from=source)
+        director.set_plan(plan)
+        delivery = finish_extension_run(director, state.extend, output, scenes=scenes)
     bus.emit("extend", "done", f"{float(delivery.duration):.3f} s", elapsed_s=time.perf_counter() - t0)
     return delivery
 
 
 def resume_extension(run: RunDir, *, output: Path | None = None, bus: EventBus | None = None,
-                     llm: Any = None, generator_options: dict[str, Any] | None = None) -> Delivery:
+                     llm: Any = None, generator_options: dict[str, Any] | None = None,
+                     executor: str | None = None) -> Delivery:
     """Finish an interrupted `extend`: the accepted continuation clips are reused, and what is delivered
     and verified is the whole video (original + continuation) at the recorded target length."""
     from ..errors import InputFileError
@@ -157,10 +160,10 @@ def resume_extension(run: RunDir, *, output: Path | None = None, bus: EventBus |
         raise InputFileError(f"{source} changed since run {run.id} began ({info.frames} frames, "
                              f"was {task.source_frames}); extend it again")
     brief = run.load_brief()
-    director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), generator_options=generator_options,
-                        continues_from=source)
     out = output if output is not None else (Path(state.output) if state.output else None)
-    return finish_extension_run(director, task, out)
+    with released(make_generator(brief.generator, generator_options, executor)) as gen:
+        director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), generator=gen, continues_from=source)
+        return finish_extension_run(director, task, out)
 
 
 def finish_extension_run(director: Director, task: ExtendTask, output: Path | None, *,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from ..errors import BriefError
 
 EXECUTORS = ("local", "ray")
@@ -41,3 +43,23 @@ def wrap_generator(generator, executor: str | None, *, workers: int | None = Non
     cpus = 1.0 if caps.local else 0.25
     return RayGenerator(generator, workers=workers, limit=limit, gpus_per_worker=gpus_per_worker,
                         cpus_per_worker=0.0 if gpus_per_worker else cpus, address=address, num_cpus=num_cpus)
+
+
+def make_generator(spec: str, options: dict | None = None, executor: str | None = None, **ray_kwargs):
+    """The backend `spec` made with `options`, wrapped for `executor` (see `wrap_generator`)."""
+    from ..generators.registry import get_generator
+
+    return wrap_generator(get_generator(spec, **(options or {})), executor, **ray_kwargs)
+
+
+@contextlib.contextmanager
+def released(generator):
+    """Ray workers are let go when the run ends or stops (Ctrl-C, a cancelled job's SIGTERM): clips in flight
+    are cancelled, not left running and billing. Local backends keep their clients (and the pipeline cache)."""
+    from .ray_generator import RayGenerator  # imports no Ray itself
+
+    try:
+        yield generator
+    finally:
+        if isinstance(generator, RayGenerator):
+            generator.close()

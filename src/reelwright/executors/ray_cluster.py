@@ -1,9 +1,11 @@
 """Joining a Ray cluster, and the one limiter per backend that every worker on it shares.
 
 `connect()` joins the cluster named by `address` or `RAY_ADDRESS`, or starts a local one in-process.
-`BackendLimiter` is a named async actor (`reelwright-limit-<backend>` in the `reelwright` namespace, made once,
-found by every later job): at most `concurrency` clips of that backend in flight and at most `rate_per_s`
-API calls, across all workers and jobs on the cluster, not per worker."""
+`BackendLimiter` is a named, detached async actor (`reelwright-limit-<backend>` in the `reelwright` namespace,
+made once, found by every later job, outliving the job that made it): at most `concurrency` clips of that
+backend in flight and at most `rate_per_s` API calls, across all workers and jobs on the cluster, not per worker.
+A slot held by a worker that died without giving it back (its job's process was killed) is taken back when
+someone waits for one: the limiter asks the holders, and a dead one answers with an error."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from ..errors import MissingDependencyError
 from ..generators.ratelimit import RateLimiter
 
 NAMESPACE = "reelwright"
+SWEEP_S = 5.0  # a wait for a slot this long checks whether the holders are still alive
 
 
 def require_ray() -> Any:
@@ -33,7 +36,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or None
     kwargs: dict[str, Any] = {"namespace": NAMESPACE, "include_dashboard": False, "log_to_driver": False}
-    if address is None:
+    if address in (None, "local"):
         # "local": a cluster of our own. Without it Ray would join whatever `ray start` last left its address
         # in /tmp/ray (a stale one fails), which is not what a missing RAY_ADDRESS means.
         address = "local"
@@ -41,6 +44,13 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
             kwargs["num_cpus"] = num_cpus  # only a cluster started here can be sized here
     ray.init(address=address, **kwargs)
     return ray
+
+
+def start_local(num_cpus: int | None = None) -> str:
+    """Start a Ray cluster on this machine, held by this process (it ends when the process does, even when
+    killed: Ray's reaper), and return its address for other processes (the studio's job workers) to join."""
+    ray = connect("local", num_cpus=num_cpus)
+    return ray.get_runtime_context().gcs_address
 
 
 class _BackendLimiter:
@@ -55,13 +65,22 @@ class _BackendLimiter:
         self._stamp = time.monotonic()
         self._token_lock = asyncio.Lock()
         self._held: dict[str, int] = {}
+        self._handles: dict[str, Any] = {}
         self.in_flight = 0
         self.max_in_flight = 0
         self.granted = 0
 
-    async def acquire(self, holder: str = "") -> int:
-        """Wait for a slot for `holder` (a worker's actor id); returns how many are in flight with this one."""
-        await self._slots.acquire()
+    async def acquire(self, holder: str = "", handle: Any = None, sweep_s: float = SWEEP_S) -> int:
+        """Wait for a slot for `holder` (a worker's actor id, `handle` the worker itself); returns how many are
+        in flight with this one. A wait longer than `sweep_s` checks the holders and frees dead ones' slots."""
+        while True:
+            try:
+                await asyncio.wait_for(self._slots.acquire(), timeout=sweep_s)
+                break
+            except asyncio.TimeoutError:
+                await self.sweep()
+        if handle is not None:
+            self._handles[holder] = handle
         self.in_flight += 1
         self.granted += 1
         self._held[holder] = self._held.get(holder, 0) + 1
@@ -75,8 +94,26 @@ class _BackendLimiter:
         self.in_flight -= 1
         self._slots.release()
 
+    async def sweep(self) -> list[str]:
+        """Free the slots of holders that are dead (a call to a dead actor fails at once; a busy live one's
+        call just waits in its queue, so a timeout means alive). Returns the holders forgotten."""
+        dead = []
+        for holder, count in list(self._held.items()):
+            handle = self._handles.get(holder)
+            if count <= 0 or handle is None:
+                continue
+            try:
+                await asyncio.wait_for(handle.stats.remote(), timeout=2.0)
+            except asyncio.TimeoutError:
+                continue
+            except Exception:  # noqa: BLE001 - an actor that is gone: RayActorError and its kin
+                dead.append(holder)
+                self.forget(holder)
+        return dead
+
     def forget(self, holder: str) -> int:
         """Give back every slot a dead worker held (it can no longer release them); returns how many."""
+        self._handles.pop(holder, None)
         count = self._held.pop(holder, 0)
         for _ in range(count):
             self.in_flight -= 1
@@ -122,8 +159,9 @@ def backend_limiter(backend: str, concurrency: int, rate_per_s: float | None = N
     """The cluster's limiter for `backend`: made by the first job that asks, shared by every later one."""
     ray = require_ray()
     actor = ray.remote(num_cpus=0)(_BackendLimiter)
+    # Detached: one job's process ending must not take the limiter from the jobs still running on it.
     return actor.options(name=f"reelwright-limit-{backend}", namespace=NAMESPACE, get_if_exists=True,
-                         max_concurrency=1000).remote(concurrency, rate_per_s, burst)
+                         lifetime="detached", max_concurrency=1000).remote(concurrency, rate_per_s, burst)
 
 
 class ClusterRateLimiter(RateLimiter):

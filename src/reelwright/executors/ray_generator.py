@@ -107,8 +107,9 @@ class GeneratorWorker:
 
     def generate(self, payload: dict[str, Any]) -> dict[str, Any]:
         ray = require_ray()
-        me = ray.get_runtime_context().get_actor_id()
-        ray.get(self.limiter.acquire.remote(me))
+        context = ray.get_runtime_context()
+        me = context.get_actor_id()
+        ray.get(self.limiter.acquire.remote(me, context.current_actor))
         try:
             with tempfile.TemporaryDirectory(prefix="reelwright-clip-") as tmp:
                 folder = Path(tmp)
@@ -119,7 +120,9 @@ class GeneratorWorker:
                 except errors.ReelwrightError as exc:
                     return {"error": error_record(exc)}
                 self.calls += 1
-                return {"result": result.model_dump(mode="json"), "clip": Path(result.path).read_bytes()}
+                where = {"executor": "ray", "ray_node_id": context.get_node_id(), "ray_worker_pid": os.getpid()}
+                return {"result": result.model_dump(mode="json"), "clip": Path(result.path).read_bytes(),
+                        "where": where}
         finally:
             self.limiter.release.remote(me)
 
@@ -218,8 +221,10 @@ class RayGenerator(Generator):
         part = out.with_name(f".{out.name}.part")
         part.write_bytes(answer["clip"])
         os.replace(part, out)
-        report(1.0, "done")
-        return result.model_copy(update={"path": out})
+        where = answer.get("where") or {}
+        # The trace says where each clip was made (the studio's proof that a job's clips came from the cluster).
+        report(1.0, f"made by Ray worker pid {where.get('ray_worker_pid')} on node {where.get('ray_node_id')}")
+        return result.model_copy(update={"path": out, "metadata": {**result.metadata, **where}})
 
     def stats(self) -> list[dict[str, Any]]:
         ray = require_ray()
@@ -244,5 +249,7 @@ class RayGenerator(Generator):
                 ray.kill(a)
             except Exception:  # noqa: BLE001 - already gone
                 pass
+            # A worker killed mid-clip never gives its slot back, and the limiter outlives this job: free it here.
+            self.limiter.forget.remote(a._actor_id.hex())
         self._actors = []
         self.inner.close()

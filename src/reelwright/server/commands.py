@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Jobs rendered at once.")] = 1,
         max_queued: Annotated[int, typer.Option("--max-queued", min=1, help="Jobs waiting before new ones get 429.")] = 100,
         cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="Allow this browser origin (CORS is off by default).")] = None,
+        executor: Annotated[Optional[str], typer.Option("--executor", help="local (default) or ray: every job's clips are made on a Ray cluster (RAY_ADDRESS, or one this server starts once); env REELWRIGHT_EXECUTOR.")] = None,
     ) -> None:
         """Serve the Agent Mode page, the REST API (/docs), /v1/videos and MCP (/mcp) over a durable job queue."""
         from ..cli.shared import err, guarded
@@ -50,16 +51,18 @@ def register(app: typer.Typer) -> None:
             check_bind(host, token)
             import uvicorn
 
-            from ..config import home
+            from ..config import home, resolve_settings
             from .app import create_app
             from .studio import Studio
 
-            studio = Studio(home(), max_workers=workers, max_queued=max_queued)
+            settings = resolve_settings({"executor": executor.strip().lower() if executor else None})
+            studio = Studio(home(), max_workers=workers, max_queued=max_queued, settings=settings)
             api = create_app(studio, token=token, cors_origins=cors_origin,
                              allowed_hosts=None if host in LOCAL_HOSTS else ["*"])
             shown = f"[{host}]" if ":" in host else host
             err.print(f"reelwright studio on http://{shown}:{port}  (API docs /docs, videos /v1/videos, MCP /mcp; "
-                      f"queue in {studio.db.path}){'  token required' if token else ''}")
+                      f"queue in {studio.db.path}){'  token required' if token else ''}"
+                      f"{'  clips on Ray' if settings.executor == 'ray' else ''}")
             # The access log would print query strings, and short-lived tokens ride there: keep it off.
             uvicorn.run(api, host=host, port=port, access_log=False, log_level="warning")
 

@@ -43,13 +43,15 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 class JobQueue:
-    def __init__(self, db: Database, *, max_workers: int = 1, max_queued: int = 100, logs_dir: Path | None = None):
+    def __init__(self, db: Database, *, max_workers: int = 1, max_queued: int = 100, logs_dir: Path | None = None,
+                 worker_env: dict[str, str] | None = None):
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         self.db = db
         self.max_workers = max_workers
         self.max_queued = max_queued
         self.logs_dir = logs_dir or db.path.parent / "logs"
+        self.worker_env = dict(worker_env or {})  # added to each worker's environment (the executor, the cluster)
         self.owner = f"{os.getpid()}:{secrets.token_hex(4)}"
         self._running: dict[str, _Running] = {}
         self._wake = threading.Event()
@@ -165,7 +167,7 @@ class JobQueue:
         kwargs = {"preexec_fn": _die_with_parent} if sys.platform.startswith("linux") else {}
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, **kwargs)
+                                    start_new_session=True, env={**os.environ, **self.worker_env}, **kwargs)
         except OSError as exc:
             log.close()
             self.db.update_job(job.id, status="failed", error=f"cannot start a worker: {exc}",

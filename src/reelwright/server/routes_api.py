@@ -49,6 +49,7 @@ class RunView(BaseModel):
     cost_usd: float | None = None
     accepted_clips: int = 0
     files: list[str] = Field(default_factory=list)
+    executor: str = Field("local", description="where its clips are made: local (the worker's own threads) or ray")
 
 
 def run_view(studio: Studio, job: Job) -> RunView:
@@ -67,7 +68,8 @@ def run_view(studio: Studio, job: Job) -> RunView:
                    run_id=Path(job.run_dir).name if job.run_dir else None, source_id=job.source_id,
                    batch_id=job.batch_id, created_at=job.created_at, started_at=job.started_at,
                    completed_at=job.completed_at, error=job.error, estimated_cost_usd=facts["estimated_cost_usd"],
-                   cost_usd=cost, accepted_clips=accepted, files=files)
+                   cost_usd=cost, accepted_clips=accepted, files=files,
+                   executor=str(job.spec.get("executor") or "local"))
 
 
 def _files(studio: Studio, job: Job) -> dict[str, Path]:

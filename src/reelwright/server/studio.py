@@ -5,6 +5,7 @@ run by a worker through `reelwright.api`; the queue only decides when."""
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -62,11 +63,14 @@ class Studio:
         self.runs_dir = Path(runs_dir or self.settings.runs_dir or default_runs_dir())
         self.uploads_dir = self.home / "uploads"
         self.db = Database(self.home / run_db.DB_NAME)  # the run store's database: one file for both
-        self.queue = JobQueue(self.db, max_workers=max_workers, max_queued=max_queued, logs_dir=self.home / "logs")
+        self.queue = JobQueue(self.db, max_workers=max_workers, max_queued=max_queued, logs_dir=self.home / "logs",
+                              worker_env={"REELWRIGHT_EXECUTOR": self.settings.executor})
         self.progress_book = ProgressBook()
         self._plan_cache: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def start(self) -> None:
+        if self.settings.executor == "ray":
+            self.queue.worker_env.update(ray_worker_env())
         self.queue.start()
 
     def stop(self) -> None:
@@ -231,6 +235,7 @@ class Studio:
 
     def _job(self, kind: str, *, run: RunDir | None, model: str, prompt: str, spec: dict[str, Any],
              seconds: str = "", size: str = "", source_id: str | None = None, batch_id: str | None = None) -> Job:
+        spec = {**spec, "executor": self.settings.executor}  # where its clips will be made (the worker confirms)
         return Job(id="video_" + secrets.token_hex(12), kind=kind, status="queued", spec=spec,  # type: ignore[arg-type]
                    run_dir=str(run.root) if run else None, model=model, prompt=prompt, seconds=seconds, size=size,
                    source_id=source_id, batch_id=batch_id, created_at=time.time())
@@ -327,6 +332,16 @@ class Studio:
         if job.run_dir and not shared and Path(job.run_dir).resolve().is_relative_to(self.runs_dir.resolve()):
             shutil.rmtree(job.run_dir, ignore_errors=True)
         return job
+
+
+def ray_worker_env() -> dict[str, str]:
+    """Where the job workers find the cluster: RAY_ADDRESS when set (they join it), else a local cluster this
+    server starts now, once for all jobs, and which ends with the server."""
+    from ..executors.ray_cluster import start_local
+
+    if os.environ.get("RAY_ADDRESS"):
+        return {}
+    return {"RAY_ADDRESS": start_local()}
 
 
 # Where a request could send the server's keys (a base URL) or read its files (a path): server configuration only.

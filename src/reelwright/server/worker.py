@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import ReelwrightError, UserError
+from ..executors import check_executor
 from .db import Database, Job
 
 
@@ -26,11 +27,15 @@ def run_job(db: Database, job: Job) -> Path:
 
     spec = job.spec
     options = spec.get("generator_options") or {}
+    # The server's executor (it set REELWRIGHT_EXECUTOR, and RAY_ADDRESS for ray); recorded as the one that ran it.
+    executor = check_executor(os.environ.get("REELWRIGHT_EXECUTOR"))
+    db.update_job(job.id, spec={**spec, "executor": executor})
     if job.kind == "make" or job.kind == "regenerate":
         run_dir = Path(job.run_dir or "")
         if job.kind == "regenerate":
             _apply_regeneration(run_dir, spec)
-        delivery = api.resume_run(run_dir, generator_options=options, llm_base_url=spec.get("llm_base_url"))
+        delivery = api.resume_run(run_dir, generator_options=options, llm_base_url=spec.get("llm_base_url"),
+                                  executor=executor)
         return delivery.output
     if job.kind == "edit":
         from ..editing.apply import edit_run
@@ -42,7 +47,7 @@ def run_job(db: Database, job: Job) -> Path:
         copy_run(Path(spec["source_run"]), run_dir)
         brief = json.loads((run_dir / "brief.json").read_text(encoding="utf-8"))
         llm = get_llm(brief.get("llm") or "builtin", base_url=spec.get("llm_base_url"))
-        outcome = edit_run(run_dir, spec["request"], llm=llm, generator_options=options)
+        outcome = edit_run(run_dir, spec["request"], llm=llm, generator_options=options, executor=executor)
         return Path(outcome.output)
     if job.kind == "extend":
         from ..editing.extend import extend_video
@@ -52,7 +57,8 @@ def run_job(db: Database, job: Job) -> Path:
         # The extension makes its own run folder; the bus records it as soon as it exists so events can be followed.
         delivery = extend_video(Path(spec["source"]), Fraction(spec["to_seconds"]), request=spec.get("request", ""),
                                 generator=spec.get("generator", "animatic"), runs_dir=runs_dir,
-                                generator_options=options, bus=_recording_bus(db, job.id, runs_dir, before))
+                                generator_options=options, executor=executor,
+                                bus=_recording_bus(db, job.id, runs_dir, before))
         db.update_job(job.id, run_dir=str(delivery.run.root))
         return delivery.output
     raise UserError(f"unknown job kind {job.kind!r}")

@@ -1,0 +1,121 @@
+"""`reelwright serve --executor ray`: a real studio process that starts one local Ray cluster, and jobs submitted
+over its REST API whose clips are made by Ray worker actors (the trace names the worker's pid and node), with the
+local pool's exact length and accepted-clip fingerprints; cancel stops the job's Ray workers and leaves a run
+that resumes from its accepted clips. One server for the module: Ray starts slowly on small machines."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytest.importorskip("ray")
+
+from reelwright.api import make_video  # noqa: E402
+from reelwright.media import probe  # noqa: E402
+from reelwright.server.db import Database  # noqa: E402
+
+from .studio_server import ServerProcess, wait_for  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+MADE_BY = re.compile(r"made by Ray worker pid (\d+) on node ([0-9a-f]{56})")
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    home = tmp_path_factory.mktemp("ray-studio")
+    srv = ServerProcess(home, args=["--executor", "ray"]).start(timeout=240)  # the server starts Ray before it answers
+    yield srv
+    srv.stop()
+
+
+def _submit(srv: ServerProcess, **body) -> dict:
+    r = httpx.post(srv.url + "/api/runs", json={"resolution": "360p", **body}, timeout=30)
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def _get(srv: ServerProcess, job_id: str) -> dict:
+    return httpx.get(f"{srv.url}/api/runs/{job_id}", timeout=30).json()
+
+
+def _ended(srv: ServerProcess, job_id: str, timeout: float = 300) -> dict:
+    return wait_for(lambda: (v := _get(srv, job_id))["status"] in ("completed", "failed", "cancelled") and v,
+                    timeout=timeout)
+
+
+def _trace(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines() if line.strip()]
+
+
+def _accepted(run_dir: Path) -> dict[str, dict]:
+    path = run_dir / "state.json"
+    return json.loads(path.read_text())["accepted"] if path.is_file() else {}
+
+
+def _made_by(events: list[dict]) -> dict[str, tuple[int, str]]:
+    """shot id -> (Ray worker pid, node id) for every clip the trace says a Ray worker made."""
+    found = {}
+    for e in events:
+        m = MADE_BY.search(e.get("message") or "") if e.get("step") == "generate" else None
+        if m:
+            found[e["shot"]] = (int(m.group(1)), m.group(2))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return not stat.read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return False
+
+
+def test_a_job_on_the_ray_studio_is_made_by_ray_workers_exactly_as_the_local_pool_makes_it(studio, tmp_path):
+    prompt = "a dog going on a walk, sniffing around, getting a pup cup"
+    job = _submit(studio, prompt=prompt, duration=8, generator="animatic")
+    assert job["executor"] == "ray"
+    done = _ended(studio, job["id"])
+    assert done["status"] == "completed", done["error"]
+    assert done["executor"] == "ray"
+    run_dir = studio.home / "runs" / job["run_id"]
+    made = _made_by(_trace(run_dir))
+    accepted = _accepted(run_dir)
+    assert {rec["shot_id"] for rec in accepted.values()} == set(made)  # every accepted clip came from Ray
+    worker_pid = Database(studio.home / "reelwright.db").get_job(job["id"]).pid
+    assert all(pid != worker_pid for pid, _ in made.values())  # not the job's own process: a Ray actor
+    info = probe(run_dir / "final.mp4")
+    assert info.frames == 8 * 24 and abs(float(info.video_duration) - 8) <= 1 / 24
+    local = make_video(prompt, output=tmp_path / "local.mp4", runs_dir=tmp_path / "runs", generator="animatic",
+                       duration=8, resolution="360p")
+    assert sorted(accepted) == sorted(local.run.load_state().accepted)
+
+
+def test_cancelling_a_ray_job_stops_its_workers_and_resume_reuses_the_accepted_clips(studio):
+    job = _submit(studio, prompt="a lighthouse keeper climbs the stairs at dawn, lights the lamp, watches ships",
+                  duration=30, generator="animatic")
+    run_dir = studio.home / "runs" / job["run_id"]
+    wait_for(lambda: len(_accepted(run_dir)) >= 1, timeout=300, interval=0.01)
+    cancelled = httpx.post(f"{studio.url}/api/runs/{job['id']}/cancel", timeout=60).json()
+    assert cancelled["status"] == "cancelled" and cancelled["kept_clips"] >= 1
+    assert cancelled["accepted_clips"] < len(json.loads((run_dir / "plan.json").read_text())["shots"])
+    ray_pids = {pid for pid, _ in _made_by(_trace(run_dir)).values()}
+    assert ray_pids
+    wait_for(lambda: not any(_alive(p) for p in ray_pids), timeout=60)  # its Ray workers are gone: no spending
+    kept, lines = _accepted(run_dir), len(_trace(run_dir))
+
+    again = httpx.post(f"{studio.url}/api/runs/{job['id']}/resume", timeout=30)
+    assert again.status_code == 202
+    done = _ended(studio, job["id"])
+    assert done["status"] == "completed", done["error"]
+    resumed = _trace(run_dir)[lines:]
+    reused = {e["shot"] for e in resumed if e["step"] == "generate" and e["status"] == "skipped"}
+    assert {rec["shot_id"] for rec in kept.values()} <= reused
+    made_again = _made_by(resumed)
+    assert made_again and not (set(made_again) & reused)  # the rest made on Ray, the kept clips not again
+    for fp, rec in kept.items():
+        assert _accepted(run_dir)[fp]["path"] == rec["path"]
+    assert probe(run_dir / "final.mp4").frames == 30 * 24
