@@ -83,7 +83,7 @@ def _try_lock(root: Path, seen: list[BaseException]) -> None:
         seen.append(exc)
 
 
-def test_a_lock_held_by_another_process_refuses_resume_and_edit_of_an_extend_run(tmp_path):
+def test_a_lock_held_by_another_process_refuses_resume_of_an_extend_run(tmp_path):
     from .conftest import make_test_clip
 
     src = make_test_clip(tmp_path / "src.mp4", seconds=1, width=320, height=180)
@@ -187,3 +187,25 @@ def _first_frame_mean_bytes(data: bytes, tmp_path: Path) -> np.ndarray:
     p = tmp_path / "copy.mp4"
     p.write_bytes(data)
     return _first_frame_mean(p)
+
+
+def test_resume_rolls_a_committed_edit_forward_instead_of_recutting_the_old_plan(tmp_path, finished_run, monkeypatch):
+    from reelwright.editing.apply import edit_run
+    from reelwright.runs import transaction
+
+    run, runs = _copy(finished_run, tmp_path)
+
+    def killed(*_a, **_k):  # the commit record is on disk; the process dies before applying it
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(transaction, "apply", killed)
+    with pytest.raises(KeyboardInterrupt):
+        edit_run(run.root, "add 'SALE' at 0:01 for 1 seconds")
+    monkeypatch.undo()
+    assert transaction.pending_path(run).is_file() and run.load_plan().overlays == []
+    proc = rw("resume", run.id, "--runs-dir", str(runs))
+    assert proc.returncode == 0, proc.stderr
+    assert [o.text for o in run.load_plan().overlays] == ["SALE"]
+    assert [h["request"] for h in run.load_state().history] == ["add 'SALE' at 0:01 for 1 seconds"]
+    assert not transaction.pending_path(run).exists() and not transaction.next_final_path(run).exists()
+    assert probe(run.final_path).frames == run.load_plan().target_frames
