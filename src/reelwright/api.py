@@ -15,6 +15,7 @@ from .executors import check_executor, released as _released, wrap_generator
 from .generators.registry import get_generator
 from .media.ffmpeg import ffmpeg_exe
 from .plan import Plan
+from .runs.lock import run_lock
 from .runs.store import RunDir
 from .sound.after_cut import deliver_with_sound, load_options, plan_with_sound, save_options, sound_step
 from .sound.options import SoundOptions
@@ -163,25 +164,26 @@ def make_video(request: str | Brief | None = None, *, output: Path | str | None 
     check_executor(kwargs.get("executor"))
     generator = _make_generator(brief, kwargs)
     run = RunDir.create(Path(runs_dir) if runs_dir else default_runs_dir(), brief)
-    sound = kwargs.get("sound") or SoundOptions()
-    if out is not None:
-        run.record_output(out)  # so `resume` delivers where this command would have
-    director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge,
-                        concurrency=concurrency,
-                        fallback="none" if kwargs.get("no_fallback") else kwargs.get("fallback"),
-                        after_cut=[sound_step(sound)], signer=signer, watermark=mark)
-    save_options(run.root, sound)
-    with _released(generator):
-        if agent:  # the driver plans through the tools; the sound step still mixes, levels and captions the cut
-            if loaded_plan is not None:
-                director.set_plan(loaded_plan)
-            return deliver_with_sound(_drive_with_agent(director, llm, brief, out))
-        try:  # the sound's half of planning (narration, cues, checks) comes before any clip is paid for
-            plan_with_sound(director, sound, loaded_plan)
-        except BaseException as exc:
-            director.fail(exc)
-            raise
-        return deliver_with_sound(director.run_all(out))
+    with run_lock(run.root):  # one writer per run folder, for the whole make
+        sound = kwargs.get("sound") or SoundOptions()
+        if out is not None:
+            run.record_output(out)  # so `resume` delivers where this command would have
+        director = Director(brief, run=run, generator=generator, llm=llm, bus=bus, limits=limits, judge=judge,
+                            concurrency=concurrency,
+                            fallback="none" if kwargs.get("no_fallback") else kwargs.get("fallback"),
+                            after_cut=[sound_step(sound)], signer=signer, watermark=mark)
+        save_options(run.root, sound)
+        with _released(generator):
+            if agent:  # the driver plans through the tools; the sound step still mixes, levels and captions the cut
+                if loaded_plan is not None:
+                    director.set_plan(loaded_plan)
+                return deliver_with_sound(_drive_with_agent(director, llm, brief, out))
+            try:  # the sound's half of planning (narration, cues, checks) comes before any clip is paid for
+                plan_with_sound(director, sound, loaded_plan)
+            except BaseException as exc:
+                director.fail(exc)
+                raise
+            return deliver_with_sound(director.run_all(out))
 
 
 def _drive_with_agent(director: Director, llm: Any, brief: Brief, out: Path | None) -> Delivery:
@@ -224,31 +226,55 @@ def resume_run(ref: str | Path, *, runs_dir: Path | str | None = None, output: P
     """Finish an interrupted run, reusing every accepted clip."""
     from .config import default_runs_dir
 
+    run = RunDir.open(ref, Path(runs_dir) if runs_dir else default_runs_dir())
+    with run_lock(run.root):  # another resume, edit or studio worker on this run is refused, not raced
+        return _resume_locked(run, output=output, bus=bus, kwargs=kwargs)
+
+
+def _resume_locked(run: RunDir, *, output: Path | str | None, bus: EventBus | None, kwargs: dict[str, Any]) -> Delivery:
+    from .runs import transaction
     from .runs.crash import clean_stale
 
-    run = RunDir.open(ref, Path(runs_dir) if runs_dir else default_runs_dir())
     brief = run.load_brief()
     state = run.load_state()
     out = Path(output) if output else (Path(state.output) if state.output else None)
     if out is not None:
         check_output_path(out)
+    signer = _signer(kwargs)  # a bad certificate or key stops here, before anything is spent
     bus = bus or EventBus()
     removed = clean_stale(run.root)  # temp files and work folders of the killed process
     if removed:
         bus.emit("run", "info", f"removed {len(removed)} stale temp file(s) left by the interrupted run")
+    finished = transaction.recover(run)  # an edit a killed process committed: roll it forward, it is the run's last word
+    if finished is not None:
+        bus.emit("edit", "info", f"finished the edit {finished.request!r} an interrupted process had committed")
+        return _delivered_edit(run, out)
     llm = _make_llm(brief, kwargs)
     if state.extend is not None:
         from .editing.extend import resume_extension
 
         bus.emit("plan", "info", f"resuming extension run {run.id}: {len(state.accepted)} clips already accepted")
         return resume_extension(run, output=out, bus=bus, llm=llm, generator_options=kwargs.get("generator_options"),
-                                executor=kwargs.get("executor"))
+                                executor=kwargs.get("executor"), signer=signer)
     director = Director(brief, run=run, llm=llm, bus=bus, judge=_make_judge(llm, kwargs),
                         generator=_make_generator(brief, kwargs), after_cut=[sound_step(load_options(run.root))],
-                        signer=_signer(kwargs))
+                        signer=signer)
     director.bus.emit("plan", "info", f"resuming run {run.id}: {len(state.accepted)} clips already accepted")
     with _released(director.generator):
         return deliver_with_sound(director.run_all(out))
+
+
+def _delivered_edit(run: RunDir, out: Path | None) -> Delivery:
+    """The run as a rolled-forward edit left it (its final is the edit's verified, signed cut), at `out`."""
+    from .director.verify import deliver_copy
+
+    plan = run.load_plan()
+    assert plan is not None
+    state = run.load_state()
+    delivered = Path(state.output) if state.output else run.final_path
+    if out is not None and Path(out).absolute() != delivered.absolute():
+        delivered = deliver_copy(run.final_path, Path(out))
+    return Delivery(delivered, run, plan, plan.duration, run.load_report())
 
 
 def _make_generator(brief: Brief, kwargs: dict[str, Any]):
@@ -297,13 +323,6 @@ def _watermark(value: Any):
 
 def _signer(kwargs: dict[str, Any]):
     """The C2PA signing identity from `sign_cert`/`sign_key` (paths), checked now; None when not configured."""
-    cert, key = kwargs.get("sign_cert"), kwargs.get("sign_key")
-    if cert is None and key is None:
-        return None
-    if cert is None or key is None:
-        from .errors import ConfigError
+    from .provenance.c2pa_io import signing_identity
 
-        raise ConfigError("signing needs both sign_cert and sign_key (a PEM chain and its private key)")
-    from .provenance.c2pa_io import SigningIdentity
-
-    return SigningIdentity(Path(cert), Path(key))
+    return signing_identity(kwargs.get("sign_cert"), kwargs.get("sign_key"))

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UserError
-from .shared import Generator, Llm, LlmBase, Output, RunsDir, Verbose, delivered, fail, guarded, out, settings, with_progress
+from .shared import (Generator, Llm, LlmBase, Output, RunsDir, SignCert, SignKey, Verbose, delivered, fail, guarded, out,
+                     settings, with_progress)
 
 
 def edit(
@@ -17,6 +18,8 @@ def edit(
     output: Output = None,
     llm: Llm = None,
     llm_base_url: LlmBase = None,
+    sign_cert: SignCert = None,
+    sign_key: SignKey = None,
     runs_dir: RunsDir = None,
     verbose: Verbose = False,
 ) -> None:
@@ -27,13 +30,13 @@ def edit(
 
     if not request.strip():
         fail(UserError("the edit request is empty: say what to change"))
-    s = settings(llm=llm, llm_base_url=llm_base_url, runs_dir=runs_dir)
+    s = settings(llm=llm, llm_base_url=llm_base_url, runs_dir=runs_dir, sign_cert=sign_cert, sign_key=sign_key)
 
     def go(bus):
         if output is not None:
             check_output_path(output)
         return edit_run(target, request, runs_dir=s.runs_dir, output=output, bus=bus,
-                        llm=get_llm(s.llm, base_url=s.llm_base_url))
+                        llm=get_llm(s.llm, base_url=s.llm_base_url), sign_cert=s.sign_cert, sign_key=s.sign_key)
 
     result = with_progress(verbose, go)
     out.print(f"[green]✓[/] {result.output}  ({float(result.duration):.3f} s)  tools: {', '.join(result.tools) or '-'}"
@@ -48,6 +51,8 @@ def extend(
     generator: Generator = None,
     llm: Llm = None,
     llm_base_url: LlmBase = None,
+    sign_cert: SignCert = None,
+    sign_key: SignKey = None,
     runs_dir: RunsDir = None,
     verbose: Verbose = False,
 ) -> None:
@@ -57,14 +62,18 @@ def extend(
     from ..llm.registry import get_llm
     from ..media import probe
 
-    s = settings(generator=generator, llm=llm, llm_base_url=llm_base_url, runs_dir=runs_dir)
+    from ..provenance.c2pa_io import signing_identity
+
+    s = settings(generator=generator, llm=llm, llm_base_url=llm_base_url, runs_dir=runs_dir, sign_cert=sign_cert,
+                 sign_key=sign_key)
     target = output or source.with_name(f"{source.stem}-extended.mp4")
 
     def go(bus):
+        signer = signing_identity(s.sign_cert, s.sign_key)  # a bad certificate or key: one line, before any work
         probe(source)  # a clear error for a missing or non-video input
         check_output_path(target)
         return extend_video(source, parse_duration_value(to), request=request, generator=s.generator, output=target,
-                            runs_dir=s.runs_dir, bus=bus, llm=get_llm(s.llm, base_url=s.llm_base_url))
+                            runs_dir=s.runs_dir, bus=bus, llm=get_llm(s.llm, base_url=s.llm_base_url), signer=signer)
 
     delivered(with_progress(verbose, go))
 

@@ -47,7 +47,9 @@ def cut(p: Production) -> Path:
         cropped = p.run.root / "cut-cropped.mp4"
         crop_to_aspect(cut_path, cropped, p.output_spec)
         cropped.replace(cut_path)
-    p.state.cut_clips = used
+    p.cut_used = used
+    if not p.staged:  # an edit records its cut's clips when it commits (runs.transaction)
+        p.state.cut_clips = used
     p.save_state()
     p.report.step("cut", t0)
     p.bus.emit("cut", "done", f"{len(parts)} clips stitched", elapsed_s=time.perf_counter() - t0)

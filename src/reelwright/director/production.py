@@ -37,6 +37,11 @@ class Production:
     concurrency: int = 1
     signer: Any = None  # a provenance.SigningIdentity: the delivered file gets a signed C2PA manifest
     frame_counts: dict[Path, int] = field(default_factory=dict)  # accepted clips never change: probe each once
+    # An edit's production is staged: state.json keeps the committed run's status and cut_clips (accepted
+    # clips and jobs are still recorded as they come) until the edit's transaction switches plan, state and
+    # video together; the cut's clips wait in `cut_used`.
+    staged: bool = False
+    cut_used: dict[str, str] = field(default_factory=dict)  # shot id -> fingerprint, of the latest cut
 
     def need_plan(self) -> Plan:
         assert self.plan is not None, "plan first"
@@ -73,6 +78,6 @@ class Production:
         return VideoSpec(width=w, height=h, fps=plan.fps)
 
     def save_state(self, status: str | None = None) -> None:
-        if status is not None:
+        if status is not None and not self.staged:
             self.state.status = status
         self.run.save_state(self.state)

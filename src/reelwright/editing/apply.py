@@ -41,18 +41,31 @@ class EditOutcome(BaseModel):
 
 def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, output: Path | None = None,
              bus: EventBus | None = None, llm: Any = None, generator_options: dict[str, Any] | None = None,
-             executor: str | None = None) -> EditOutcome:
+             executor: str | None = None, sign_cert: Path | str | None = None,
+             sign_key: Path | str | None = None) -> EditOutcome:
     """Edit a reelwright run by request. A plain video file (no run) gets the deterministic edits only.
-    `executor="ray"`: the shots it regenerates are made on the Ray cluster."""
+    `executor="ray"`: the shots it regenerates are made on the Ray cluster. With `sign_cert`/`sign_key` the
+    edited video gets a signed C2PA manifest stating the edit."""
     from ..config import default_runs_dir
+    from ..provenance.c2pa_io import signing_identity
+    from ..runs.lock import run_lock
 
+    signer = signing_identity(sign_cert, sign_key)  # a bad certificate or key stops here, before any work
+    path = Path(ref)
+    if path.is_file():
+        return edit_video_file(path, request, output=output, bus=bus, signer=signer)
+    run = RunDir.open(ref, runs_dir or default_runs_dir())
+    with run_lock(run.root):  # one writer per run folder: a second edit or a resume is refused, not raced
+        return _edit_locked(run, request, output=output, bus=bus, llm=llm, generator_options=generator_options,
+                            signer=signer, executor=executor)
+
+
+def _edit_locked(run: RunDir, request: str, *, output: Path | None, bus: EventBus | None, llm: Any,
+                 generator_options: dict[str, Any] | None, signer: Any, executor: str | None) -> EditOutcome:
+    from ..provenance.steps import seal
     from ..runs import transaction
     from ..runs.crash import clean_stale
 
-    path = Path(ref)
-    if path.is_file():
-        return edit_video_file(path, request, output=output, bus=bus)
-    run = RunDir.open(ref, runs_dir or default_runs_dir())
     clean_stale(run.root)
     finished = transaction.recover(run)  # an edit a killed process committed is rolled forward first
     if finished is not None and finished.request == request:
@@ -65,14 +78,16 @@ def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, out
     brief = run.load_brief()
     from ..sound.after_cut import deliver_with_sound, load_options, sound_step
 
+    notes: list[str] = _damage_notes(run.final_path, bus, what=f"run {run.id}'s final.mp4",
+                                     consequence="the edit is cut again from the run's clips")
+    # the run's own sound settings: lines follow their shots, unchanged lines are not synthesized again
     generator = make_generator(brief.generator, generator_options, executor)
     with released(generator):
-        # the run's own sound settings: lines follow their shots, unchanged lines are not synthesized again
         director = Director(brief, run=run, bus=bus, llm=llm, generator=generator,
-                            after_cut=[sound_step(load_options(run.root))])
+                            after_cut=[sound_step(load_options(run.root))], signer=signer)
+        director.production.staged = True  # state.json switches with plan.json and final.mp4, at the commit
         new_plan = plan.model_copy(deep=True)
         tools: list[str] = []
-        notes: list[str] = []
         extend_to: Fraction | None = None
         for op in ops:
             if op.kind == "extend_to":
@@ -95,16 +110,18 @@ def edit_run(ref: str | Path, request: str, *, runs_dir: Path | None = None, out
         version = len(run.load_state().history) + 1
         cut = director.cut()
         verdict = _verify(director, cut)
-        cut.replace(transaction.next_final_path(run))
         entry = {"id": uuid.uuid4().hex, "kind": "edit", "request": request, "ops": [o.model_dump(mode="json") for o in ops],
                  "tools": tools, "regenerated": regenerated, "reused": [sid for sid, ok in before.items()
                                                                         if ok and sid not in regenerated],
                  "generated_seconds": generated_seconds, "notes": notes, "at": time.time(),
                  "previous": f"final.v{version}.mp4"}
+        seal(director.production, cut, history=[entry])  # the manifest states this edit: signed before the commit
+        cut.replace(transaction.next_final_path(run))
         pending = transaction.PendingEdit(request=request, version=version, plan=new_plan.model_dump(mode="json"),
-                                          history=entry, cut_clips=dict(director.state.cut_clips),
+                                          history=entry, cut_clips=dict(director.production.cut_used),
                                           output=str(Path(output).absolute()) if output else None)
         transaction.commit(run, pending)
+        director.production.staged = False
         director.production.state = run.load_state()
         report = director.write_report(status="done", output=str(output or run.final_path),
                                        final_checks=verdict.model_dump())
@@ -297,7 +314,8 @@ def _extend_plan(plan: Plan, target_seconds: Fraction, director: Director) -> No
         plan.shots.append(shot)
 
 
-def edit_video_file(path: Path, request: str, *, output: Path | None, bus: EventBus | None) -> EditOutcome:
+def edit_video_file(path: Path, request: str, *, output: Path | None, bus: EventBus | None,
+                    signer: Any = None) -> EditOutcome:
     """Deterministic edits on any video file (no plan, so no shot-level edits or regeneration)."""
     from ..media import VideoSpec, change_speed, crop_to_aspect, fade, overlay_text, probe, trim
     from ..media.smart_edit import smart_overlay, smart_trim
@@ -310,7 +328,7 @@ def edit_video_file(path: Path, request: str, *, output: Path | None, bus: Event
         from .extend import extend_video
 
         out = Path(output) if output else path.with_name(f"{path.stem}-extended{path.suffix}")
-        delivery = extend_video(path, ops[0].duration or Fraction(60), output=out, bus=bus)
+        delivery = extend_video(path, ops[0].duration or Fraction(60), output=out, bus=bus, signer=signer)
         return EditOutcome(request=request, ops=ops, tools=["extend"], regenerated=[s.id for s in delivery.plan.shots],
                            reused=[], output=delivery.output, duration=delivery.duration)
     from ..runs.crash import is_stale
@@ -374,6 +392,12 @@ def edit_video_file(path: Path, request: str, *, output: Path | None, bus: Event
                                  "use `reelwright extend` to lengthen a video")
             work = dst
             bus.emit("edit", "progress", tools[-1], progress=(n + 1) / len(ops))
+        if signer is not None:  # the person's own footage, edited: the manifest claims no generated pixels
+            from ..provenance import facts_for_file_edit, sign_video
+
+            signed = tmpdir / "signed.mp4"
+            sign_video(work, signed, facts_for_file_edit(out.name, [f"edit: {request[:200]}"]), signer)
+            work = signed
         copy_atomic(work, out)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -399,13 +423,14 @@ def _gop_smart(smart, name: str, whole, bus: EventBus) -> str:
     return name
 
 
-def _damage_notes(path: Path, bus: EventBus) -> list[str]:
+def _damage_notes(path: Path, bus: EventBus, *, what: str | None = None,
+                  consequence: str = "the edit keeps what decodes") -> list[str]:
     """Decode the whole input once: frames that do not decode would be edited silently otherwise."""
     from ..critique.technical import decode_errors
 
     errors = decode_errors(path)
     if not errors:
         return []
-    warning = f"{path.name} has frames that do not decode ({errors[0]}); the edit keeps what decodes"
+    warning = f"{what or path.name} has frames that do not decode ({errors[0]}); {consequence}"
     bus.emit("edit", "warning", warning)
     return [warning]

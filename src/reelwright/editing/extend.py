@@ -16,6 +16,7 @@ from ..errors import BriefError
 from ..events import EventBus
 from ..executors import make_generator, released
 from ..media.ffmpeg import run_ffmpeg
+from ..runs.lock import run_lock
 from ..runs.store import ExtendTask, RunDir
 from ..timing import seconds_to_frames
 
@@ -97,9 +98,11 @@ def describe_video(path: Path, llm: Any = None) -> str:
 
 def extend_video(source: Path, to_seconds: Fraction, *, request: str = "", generator: str = "animatic",
                  output: Path | None = None, runs_dir: Path | None = None, bus: EventBus | None = None,
-                 llm: Any = None, generator_options: dict[str, Any] | None = None,
-                 executor: str | None = None) -> Delivery:
-    """Continue `source` until it lasts exactly `to_seconds` (`executor="ray"`: clips made on the cluster)."""
+                 llm: Any = None, generator_options: dict[str, Any] | None = None, executor: str | None = None,
+                 signer: Any = None) -> Delivery:
+    """Continue `source` until it lasts exactly `to_seconds` (`executor="ray"`: clips made on the cluster); with
+    `signer` (a provenance.SigningIdentity) the joined video gets a signed C2PA manifest (composite: the person's
+    footage plus generated frames)."""
     from ..config import default_runs_dir
     from ..media import probe
     from ..planning.builtin import build_plan
@@ -128,13 +131,13 @@ def extend_video(source: Path, to_seconds: Fraction, *, request: str = "", gener
     plan.shots[0].continues = True
     plan.title = f"{source.stem} extended"
     run = RunDir.create(runs_dir or default_runs_dir(), brief)
-    state = run.load_state()
-    state.extend = ExtendTask(source=str(source.absolute()), source_frames=info.frames, target_frames=target)
-    if output is not None:
-        state.output = str(Path(output).absolute())
-    run.save_state(state)  # before any money is spent: resume knows what this run is for
-    with released(gen):
-        director = Director(brief, run=run, generator=gen, llm=llm, bus=bus, continues_from=source)
+    with run_lock(run.root), released(gen):  # one writer per run folder
+        state = run.load_state()
+        state.extend = ExtendTask(source=str(source.absolute()), source_frames=info.frames, target_frames=target)
+        if output is not None:
+            state.output = str(Path(output).absolute())
+        run.save_state(state)  # before any money is spent: resume knows what this run is for
+        director = Director(brief, run=run, generator=gen, llm=llm, bus=bus, continues_from=source, signer=signer)
         director.set_plan(plan)
         delivery = finish_extension_run(director, state.extend, output, scenes=scenes)
     bus.emit("extend", "done", f"{float(delivery.duration):.3f} s", elapsed_s=time.perf_counter() - t0)
@@ -143,7 +146,7 @@ def extend_video(source: Path, to_seconds: Fraction, *, request: str = "", gener
 
 def resume_extension(run: RunDir, *, output: Path | None = None, bus: EventBus | None = None,
                      llm: Any = None, generator_options: dict[str, Any] | None = None,
-                     executor: str | None = None) -> Delivery:
+                     executor: str | None = None, signer: Any = None) -> Delivery:
     """Finish an interrupted `extend`: the accepted continuation clips are reused, and what is delivered
     and verified is the whole video (original + continuation) at the recorded target length."""
     from ..errors import InputFileError
@@ -162,7 +165,8 @@ def resume_extension(run: RunDir, *, output: Path | None = None, bus: EventBus |
     brief = run.load_brief()
     out = output if output is not None else (Path(state.output) if state.output else None)
     with released(make_generator(brief.generator, generator_options, executor)) as gen:
-        director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), generator=gen, continues_from=source)
+        director = Director(brief, run=run, llm=llm, bus=bus or EventBus(), generator=gen, continues_from=source,
+                            signer=signer)
         return finish_extension_run(director, task, out)
 
 
@@ -272,16 +276,20 @@ def _finish_extension(director: Director, joined: Path, output: Path | None, tar
     from ..critique.technical import check_final
     from ..director import deliver_copy
     from ..errors import ReelwrightError
+    from ..provenance.steps import seal
 
     verdict = check_final(joined, target, info.fps)
     if not verdict.passed:
         raise ReelwrightError(f"the extended video failed verification: {'; '.join(verdict.reasons)}")
+    entry = {"kind": "extend", "source": str(director.continues_from), "source_frames": info.frames,
+             "target_frames": target}
+    seal(director.production, joined, history=[entry])  # signed (when configured) before the final rename
     joined.replace(director.run.final_path)
     out = deliver_copy(director.run.final_path, output) if output else director.run.final_path
     state = director.run.load_state()
     state.status, state.output = "done", str(out)
-    state.history.append({"kind": "extend", "source": str(director.continues_from), "source_frames": info.frames,
-                          "target_frames": target})
+    if entry not in state.history:  # a resume that finishes again records the extension once
+        state.history.append(entry)
     director.run.save_state(state)
     director.write_report(status="done", output=str(out), final_checks=verdict.model_dump(),
                            extended_from=str(director.continues_from))

@@ -48,6 +48,15 @@ class SigningIdentity:
             raise ConfigError(f"cannot sign with {self.cert_path}: {_first_line(exc)}") from None
 
 
+def signing_identity(cert: Path | str | None, key: Path | str | None) -> SigningIdentity | None:
+    """The identity from `sign_cert`/`sign_key` (paths), checked now; None when neither is configured."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConfigError("signing needs both sign_cert and sign_key (a PEM chain and its private key)")
+    return SigningIdentity(Path(cert), Path(key))
+
+
 def sign_video(src: Path, dst: Path, facts: ProvenanceFacts, identity: SigningIdentity) -> Path:
     """Write `src` with an embedded, signed C2PA manifest to `dst` (atomically; `src` is left as it is)."""
     c2pa = _c2pa()

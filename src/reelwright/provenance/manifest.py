@@ -7,6 +7,7 @@ same history as the run that made it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,17 +49,19 @@ class ProvenanceFacts(BaseModel):
         return COMPOSITE if self.source == "composite" else GENERATED
 
 
-def facts_from_run(root: Path, *, title: str, model: str | None = None,
-                   watermark: dict[str, Any] | None = None) -> ProvenanceFacts:
+def facts_from_run(root: Path, *, title: str, model: str | None = None, watermark: dict[str, Any] | None = None,
+                   history: Sequence[dict[str, Any]] = ()) -> ProvenanceFacts:
     """Read the run folder (brief, state, report): generators used, whether a person's footage is kept
-    (an extension of their video), and the edit history."""
+    (an extension of their video), and the edit history (plus `history`, entries not yet recorded)."""
     brief, state = _read(root / "brief.json"), _read(root / "state.json")
     spec = str(brief.get("generator") or "")
     name, _, spec_model = spec.partition(":")
     accepted = [r for r in (state.get("accepted") or {}).values() if isinstance(r, dict)]
     uses = [GeneratorUse(name=name or "unknown", model=model or spec_model or None, shots=len(accepted),
                          seconds=round(sum(float(r.get("seconds_generated") or 0) for r in accepted), 3))]
-    history = [h for h in (state.get("history") or []) if isinstance(h, dict)]
+    recorded = [h for h in (state.get("history") or []) if isinstance(h, dict)]
+    ids = {h.get("id") for h in recorded if h.get("id")}
+    history = recorded + [h for h in history if not (h.get("id") and h.get("id") in ids)]
     edits = [EditStep(kind=str(h.get("kind", "edit")), description=_describe(h)) for h in history]
     composite = any(h.get("kind") == "extend" and h.get("source") for h in history)
     if watermark:

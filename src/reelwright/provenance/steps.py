@@ -4,8 +4,9 @@ on the verified cut before it is delivered; both are stated in report.json's `pr
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..director.production import Production
@@ -29,14 +30,16 @@ def watermark_cut(p: Production, cut: Path) -> Path:
     return cut
 
 
-def seal(p: Production, cut: Path) -> None:
+def seal(p: Production, cut: Path, *, history: Sequence[dict[str, Any]] = ()) -> None:
     """Sign the verified cut in place with a C2PA manifest when a signing identity is configured; record
-    what the manifest states (or why there is none) in the report."""
+    what the manifest states (or why there is none) in the report. `history`: entries not yet in state.json
+    (the edit or extension being finished) that the manifest must already state."""
     from .manifest import facts_from_run
 
     plan = p.need_plan()
     mark = plan.watermark.describe() if plan.watermark is not None else None
-    facts = facts_from_run(p.run.root, title=p.run.final_path.name, model=p.generator.model, watermark=mark)
+    facts = facts_from_run(p.run.root, title=p.run.final_path.name, model=p.generator.model, watermark=mark,
+                           history=history)
     section = facts.model_dump(mode="json") | {"signed": False}
     if p.signer is None:
         section["note"] = "not signed: set sign_cert and sign_key (REELWRIGHT_SIGN_CERT/REELWRIGHT_SIGN_KEY)"

@@ -1,9 +1,10 @@
 """Crash safety: a fault-injection hook for kill -9 tests, and the clean-up a resume does of what a
 killed process left behind (temp files of writers that are gone, work folders of dead edits).
 
-`REELWRIGHT_CRASH_AT=STEP:STATUS[:N]` (N-th match, default 1; STATUS may be `*`) makes the process
+`REELWRIGHT_CRASH_AT=STEP:STATUS[:N][:STOP]` (N-th match, default 1; STATUS may be `*`) makes the process
 SIGKILL itself the moment that event is emitted — exactly what a power cut or OOM kill does at that
-point, with no handler run. Only tests and benchmarks set it."""
+point, with no handler run. With `:STOP` it SIGSTOPs itself instead (frozen mid-run, holding what it
+holds, for a test to act on and then kill). Only tests and benchmarks set it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ class CrashAt:
 
     def __init__(self, spec: str):
         parts = spec.split(":")
+        self.signal = signal.SIGSTOP if parts[-1].upper() == "STOP" and len(parts) > 2 else signal.SIGKILL
+        if self.signal == signal.SIGSTOP:
+            parts = parts[:-1]
         self.step = parts[0]
         self.status = parts[1] if len(parts) > 1 else "*"
         self.nth = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
@@ -36,7 +40,7 @@ class CrashAt:
         with self.lock:
             self.seen += 1
             if self.seen == self.nth:
-                os.kill(os.getpid(), signal.SIGKILL)
+                os.kill(os.getpid(), self.signal)
 
 
 def crash_hook() -> CrashAt | None:

@@ -24,6 +24,7 @@ def run_job(db: Database, job: Job) -> Path:
     """Run `job` to its end; return the finished video's path."""
     from .. import api
     from ..config import default_runs_dir
+    from ..runs.lock import run_lock
 
     spec = job.spec
     options = spec.get("generator_options") or {}
@@ -32,10 +33,11 @@ def run_job(db: Database, job: Job) -> Path:
     db.update_job(job.id, spec={**spec, "executor": executor})
     if job.kind == "make" or job.kind == "regenerate":
         run_dir = Path(job.run_dir or "")
-        if job.kind == "regenerate":
-            _apply_regeneration(run_dir, spec)
-        delivery = api.resume_run(run_dir, generator_options=options, llm_base_url=spec.get("llm_base_url"),
-                                  executor=executor)
+        with run_lock(run_dir):  # the plan change and the resume are one writer's (the lock is re-entrant)
+            if job.kind == "regenerate":
+                _apply_regeneration(run_dir, spec)
+            delivery = api.resume_run(run_dir, generator_options=options, llm_base_url=spec.get("llm_base_url"),
+                                      executor=executor)
         return delivery.output
     if job.kind == "edit":
         from ..editing.apply import edit_run
@@ -44,10 +46,12 @@ def run_job(db: Database, job: Job) -> Path:
         run_dir = Path(job.run_dir or "")
         if spec.get("source_file"):
             return _edit_file(Path(spec["source_file"]), run_dir, spec["request"])
-        copy_run(Path(spec["source_run"]), run_dir)
-        brief = json.loads((run_dir / "brief.json").read_text(encoding="utf-8"))
-        llm = get_llm(brief.get("llm") or "builtin", base_url=spec.get("llm_base_url"))
-        outcome = edit_run(run_dir, spec["request"], llm=llm, generator_options=options, executor=executor)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with run_lock(run_dir):  # copying the run in and editing it are one writer's
+            copy_run(Path(spec["source_run"]), run_dir)
+            brief = json.loads((run_dir / "brief.json").read_text(encoding="utf-8"))
+            llm = get_llm(brief.get("llm") or "builtin", base_url=spec.get("llm_base_url"))
+            outcome = edit_run(run_dir, spec["request"], llm=llm, generator_options=options, executor=executor)
         return Path(outcome.output)
     if job.kind == "extend":
         from ..editing.extend import extend_video
