@@ -7,7 +7,8 @@ Retry-After; 5xx is retried, and given up on after the policy's attempts; a clie
 a moderation refusal is a `ModerationError`; a failed job is a `GeneratorError` with the server's reason;
 an expired result URL and a truncated download are `ExpiredResultError`s that leave nothing behind; a job
 past its deadline stops polling at the deadline and is cancelled where the API can cancel; a missing key
-names its env var before any request is sent.
+names its env var before any request is sent; a finished job whose download fails carries its id and cost,
+and is fetched again (never submitted again) when the next take resumes it.
 
 A subclass supplies the hooks below (how to start its fake, build its generator, and script a failure on
 that fake); the fakes keep their own knob names, the hooks translate."""
@@ -41,6 +42,7 @@ class BackendContract:
     # fal-client retries 408/409/429 itself with its own backoff before the adapter sees the error,
     # so the adapter cannot honour Retry-After there (the retry itself still happens).
     sdk_retries_429: ClassVar[bool] = False
+    charges: ClassVar[bool] = True  # a finished job costs money (a self-hosted server: nothing unless priced)
 
     # ---- hooks -------------------------------------------------------------------------------
     def start_fake(self, media: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -183,3 +185,20 @@ class BackendContract:
         with pytest.raises(MissingKeyError, match=" or ".join(self.key_vars)):
             self.make(service, clock).generate(self.request(tmp_path))
         assert self.server_calls(service) == 0
+
+    def test_contract_a_finished_job_whose_download_fails_is_fetched_again_not_resubmitted(self, service, clock,
+                                                                                           tmp_path):
+        submitted: list[str] = []
+        asked = self.request(tmp_path).model_copy(update={"on_submitted": submitted.append})
+        gen = self.make(service, clock)
+        # Two answers: a backend may renew a gone result once before giving up.
+        service.media.downloads.extend([Download("expired", 410), Download("expired", 410)])
+        with pytest.raises(ExpiredResultError) as info:
+            gen.generate(asked)
+        assert submitted and info.value.job_id == submitted[0]  # recorded before polling, carried by the error
+        assert info.value.billed_usd is not None and (info.value.billed_usd > 0) == self.charges
+        service.media.downloads.clear()
+        again = gen.generate(asked.model_copy(update={"resume_job": info.value.job_id}))
+        assert again.job_id == submitted[0] and submitted == [submitted[0]]
+        assert probe_frames(again.path) == self.expected_frames
+        assert self.submit_attempts(service) == 1  # fetched again, never paid for twice

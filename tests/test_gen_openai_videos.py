@@ -301,6 +301,7 @@ class TestOpenAIVideosContract(BackendContract):
     moderation_match = "safety checker"
     failure_match = "shape mismatch"
     cancels_on_deadline = True  # DELETE /v1/videos/{id} aborts the engine's work
+    charges = False  # a self-hosted server: nothing is billed unless usd_per_second says so
 
     def start_fake(self, media, monkeypatch):
         server = OmniFake(workdir=media, api_key="omni-contract-key")
