@@ -7,7 +7,8 @@ Retry-After; 5xx is retried, and given up on after the policy's attempts; a clie
 a moderation refusal is a `ModerationError`; a failed job is a `GeneratorError` with the server's reason;
 an expired result URL and a truncated download are `ExpiredResultError`s that leave nothing behind; a job
 past its deadline stops polling at the deadline and is cancelled where the API can cancel; a missing key
-names its env var before any request is sent; a finished job whose download fails carries its id and cost,
+names its env var before any request is sent; a job lost from sight while polling (server errors past the
+retries) carries its id and is polled again, not resubmitted, by the next take; a finished job whose download fails carries its id and cost,
 and is fetched again (never submitted again) when the next take resumes it.
 
 A subclass supplies the hooks below (how to start its fake, build its generator, and script a failure on
@@ -78,6 +79,15 @@ class BackendContract:
 
     def cancel_requests(self, fake: Any) -> int:
         return 0
+
+    poll_path: ClassVar[str] = ""  # a part of the path of the fake's poll requests (HTTP fakes)
+
+    def fail_polls(self, fake: Any, times: int) -> None:
+        """Answer the next `times` polls with a server error (500)."""
+        fake.http.fail_next("GET", self.poll_path, 500, times)
+
+    def clear_poll_failures(self, fake: Any) -> None:
+        fake.http.faults.clear()
 
     # ---- fixtures ----------------------------------------------------------------------------
     @pytest.fixture(scope="class")
@@ -202,3 +212,18 @@ class BackendContract:
         assert again.job_id == submitted[0] and submitted == [submitted[0]]
         assert probe_frames(again.path) == self.expected_frames
         assert self.submit_attempts(service) == 1  # fetched again, never paid for twice
+
+    def test_contract_a_job_lost_from_sight_while_polling_is_polled_again_not_resubmitted(self, service, clock,
+                                                                                         tmp_path):
+        submitted: list[str] = []
+        asked = self.request(tmp_path).model_copy(update={"on_submitted": submitted.append})
+        gen = self.make(service, clock)
+        self.fail_polls(service, 12)  # more than the policy's attempts, however the adapter nests them
+        with pytest.raises(TransientGeneratorError) as info:
+            gen.generate(asked)
+        assert submitted and info.value.job_id == submitted[0]
+        assert info.value.billed_usd is None  # not known to be finished: nothing counted yet
+        self.clear_poll_failures(service)
+        again = gen.generate(asked.model_copy(update={"resume_job": info.value.job_id}))
+        assert again.job_id == submitted[0] and probe_frames(again.path) == self.expected_frames
+        assert self.submit_attempts(service) == 1  # polled again (not cancelled), never created again

@@ -265,6 +265,7 @@ GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 422: "INVALID_ARGUMENT", 429: "RESOURC
 
 class TestVeoContract(BackendContract):
     key_vars = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    poll_path = "/operations/"
     expected_frames = 96
     expected_size = (1280, 720)
     moderation_match = "usage guidelines"

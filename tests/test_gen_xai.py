@@ -215,6 +215,12 @@ class TestXAIContract(BackendContract):
     def polls(self, fake):
         return fake.poll_calls
 
+    def fail_polls(self, fake, times):
+        fake.poll_failures.extend([RpcFailure(grpc.StatusCode.UNAVAILABLE, "gateway lost")] * times * 3)  # xai_sdk retries too
+
+    def clear_poll_failures(self, fake):
+        fake.poll_failures.clear()
+
 
 @pytest.mark.parametrize("change, reason", [
     ({"duration": 20}, "1 to 15 seconds"),
