@@ -1,15 +1,15 @@
 """The contract every hosted video backend keeps, written once (in the manner of diffusers'
-`PipelineTesterMixin`) and run against each backend's fake server by subclassing `BackendContract`
-in that backend's test file.
+`PipelineTesterMixin`) and run against each backend's fake server by subclassing `BackendContract` in that
+backend's test file.
 
-The behaviours: a clip of the asked length comes back probed; 429 is retried after the server's
-Retry-After; 5xx is retried, and given up on after the policy's attempts; a client error is not retried;
-a moderation refusal is a `ModerationError`; a failed job is a `GeneratorError` with the server's reason;
-an expired result URL and a truncated download are `ExpiredResultError`s that leave nothing behind; a job
-past its deadline stops polling at the deadline and is cancelled where the API can cancel; a missing key
-names its env var before any request is sent; a job lost from sight while polling (server errors past the
-retries) carries its id and is polled again, not resubmitted, by the next take; a finished job whose download fails carries its id and cost,
-and is fetched again (never submitted again) when the next take resumes it.
+The behaviours: a clip of the asked length comes back probed; 429 is retried after the server's Retry-After;
+5xx is retried, and given up on after the policy's attempts; a client error is not retried; a moderation
+refusal is a `ModerationError`; a failed job is a `GeneratorError` with the server's reason; an expired result
+URL and a truncated download are `ExpiredResultError`s that leave nothing behind; a job past its deadline
+stops polling at the deadline and is cancelled where the API can cancel; a missing key names its env var
+before any request is sent; a job lost from sight while polling (server errors past the retries) carries its
+id and is polled again, not resubmitted, by the next take; a finished job whose download fails carries its id
+and cost, and is fetched again (never submitted again) when the next take resumes it.
 
 A subclass supplies the hooks below (how to start its fake, build its generator, and script a failure on
 that fake); the fakes keep their own knob names, the hooks translate."""

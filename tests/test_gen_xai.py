@@ -216,7 +216,8 @@ class TestXAIContract(BackendContract):
         return fake.poll_calls
 
     def fail_polls(self, fake, times):
-        fake.poll_failures.extend([RpcFailure(grpc.StatusCode.UNAVAILABLE, "gateway lost")] * times * 3)  # xai_sdk retries too
+        # Three times as many: xai_sdk retries UNAVAILABLE itself before the adapter sees it.
+        fake.poll_failures.extend([RpcFailure(grpc.StatusCode.UNAVAILABLE, "gateway lost")] * times * 3)
 
     def clear_poll_failures(self, fake):
         fake.poll_failures.clear()

@@ -82,17 +82,19 @@ class FalGenerator(model_inputs.HostedModelGenerator):
         report = progress or (lambda fraction, message: None)
         sleep, policy = self.opts.sleep, self.opts.retry
         client = self._sdk()
-        if request.resume_job:  # a recorded request is polled and fetched, never submitted again
-            handle = client.get_handle(self.model, request.resume_job)
-        else:
+        handles: list[Any] = []
+
+        def submit() -> str:
             arguments = model_inputs.build_input(self.spec, request, file_ref=lambda p: self._file_ref(client, p))
             report(0.0, f"fal: submitting to {self.model}")
             # fal-client itself retries 408/409/429 a few times; this outer loop covers what it gives up on.
-            handle = jobs.call_with_retries(lambda: client.submit(self.model, arguments), policy=policy, sleep=sleep,
-                                            map_error=self._map_error,
-                                            on_retry=lambda n, err, wait: report(0.0, f"fal: retry {n} in {wait:.1f} s"))
-            jobs.start_or_resume(request, lambda: handle.request_id, "fal")
-        rid = handle.request_id
+            handles.append(jobs.call_with_retries(
+                lambda: client.submit(self.model, arguments), policy=policy, sleep=sleep, map_error=self._map_error,
+                on_retry=lambda n, err, wait: report(0.0, f"fal: retry {n} in {wait:.1f} s")))
+            return handles[0].request_id
+
+        rid = jobs.start_or_resume(request, submit, "fal")  # a recorded request is polled and fetched, not redone
+        handle = handles[0] if handles else client.get_handle(self.model, rid)
         try:
             status = jobs.poll_until(
                 lambda: jobs.call_mapped(lambda: handle.status(with_logs=True), self._map_error),

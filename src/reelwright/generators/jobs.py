@@ -64,7 +64,8 @@ from .retry import (
 __all__ = ["RETRYABLE_STATUSES", "EXPIRED_STATUSES", "RateLimiter", "RetryPolicy", "TransientGeneratorError",
            "call_mapped", "call_with_retries", "error_for_status", "is_retryable_status", "parse_retry_after",
            "poll_until", "retry_after_from_headers", "download", "ProbedClip", "probe_clip", "accept_clip",
-           "LazyClient", "start_or_resume", "lost_sight", "billed_job", "require_key", "data_uri", "file_base64", "validate_request", "tail_of_video",
+           "LazyClient", "start_or_resume", "lost_sight", "billed_job", "require_key", "data_uri", "file_base64",
+           "validate_request", "tail_of_video",
            "keep_new_tail"]
 
 C = TypeVar("C")
