@@ -1,13 +1,15 @@
 """The contract every hosted video backend keeps, written once (in the manner of diffusers'
-`PipelineTesterMixin`) and run against each backend's fake server by subclassing `BackendContract`
-in that backend's test file.
+`PipelineTesterMixin`) and run against each backend's fake server by subclassing `BackendContract` in that
+backend's test file.
 
-The behaviours: a clip of the asked length comes back probed; 429 is retried after the server's
-Retry-After; 5xx is retried, and given up on after the policy's attempts; a client error is not retried;
-a moderation refusal is a `ModerationError`; a failed job is a `GeneratorError` with the server's reason;
-an expired result URL and a truncated download are `ExpiredResultError`s that leave nothing behind; a job
-past its deadline stops polling at the deadline and is cancelled where the API can cancel; a missing key
-names its env var before any request is sent.
+The behaviours: a clip of the asked length comes back probed; 429 is retried after the server's Retry-After;
+5xx is retried, and given up on after the policy's attempts; a client error is not retried; a moderation
+refusal is a `ModerationError`; a failed job is a `GeneratorError` with the server's reason; an expired result
+URL and a truncated download are `ExpiredResultError`s that leave nothing behind; a job past its deadline
+stops polling at the deadline and is cancelled where the API can cancel; a missing key names its env var
+before any request is sent; a job lost from sight while polling (server errors past the retries) carries its
+id and is polled again, not resubmitted, by the next take; a finished job whose download fails carries its id
+and cost, and is fetched again (never submitted again) when the next take resumes it.
 
 A subclass supplies the hooks below (how to start its fake, build its generator, and script a failure on
 that fake); the fakes keep their own knob names, the hooks translate."""
@@ -41,6 +43,7 @@ class BackendContract:
     # fal-client retries 408/409/429 itself with its own backoff before the adapter sees the error,
     # so the adapter cannot honour Retry-After there (the retry itself still happens).
     sdk_retries_429: ClassVar[bool] = False
+    charges: ClassVar[bool] = True  # a finished job costs money (a self-hosted server: nothing unless priced)
 
     # ---- hooks -------------------------------------------------------------------------------
     def start_fake(self, media: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -76,6 +79,15 @@ class BackendContract:
 
     def cancel_requests(self, fake: Any) -> int:
         return 0
+
+    poll_path: ClassVar[str] = ""  # a part of the path of the fake's poll requests (HTTP fakes)
+
+    def fail_polls(self, fake: Any, times: int) -> None:
+        """Answer the next `times` polls with a server error (500)."""
+        fake.http.fail_next("GET", self.poll_path, 500, times)
+
+    def clear_poll_failures(self, fake: Any) -> None:
+        fake.http.faults.clear()
 
     # ---- fixtures ----------------------------------------------------------------------------
     @pytest.fixture(scope="class")
@@ -183,3 +195,35 @@ class BackendContract:
         with pytest.raises(MissingKeyError, match=" or ".join(self.key_vars)):
             self.make(service, clock).generate(self.request(tmp_path))
         assert self.server_calls(service) == 0
+
+    def test_contract_a_finished_job_whose_download_fails_is_fetched_again_not_resubmitted(self, service, clock,
+                                                                                           tmp_path):
+        submitted: list[str] = []
+        asked = self.request(tmp_path).model_copy(update={"on_submitted": submitted.append})
+        gen = self.make(service, clock)
+        # Two answers: a backend may renew a gone result once before giving up.
+        service.media.downloads.extend([Download("expired", 410), Download("expired", 410)])
+        with pytest.raises(ExpiredResultError) as info:
+            gen.generate(asked)
+        assert submitted and info.value.job_id == submitted[0]  # recorded before polling, carried by the error
+        assert info.value.billed_usd is not None and (info.value.billed_usd > 0) == self.charges
+        service.media.downloads.clear()
+        again = gen.generate(asked.model_copy(update={"resume_job": info.value.job_id}))
+        assert again.job_id == submitted[0] and submitted == [submitted[0]]
+        assert probe_frames(again.path) == self.expected_frames
+        assert self.submit_attempts(service) == 1  # fetched again, never paid for twice
+
+    def test_contract_a_job_lost_from_sight_while_polling_is_polled_again_not_resubmitted(self, service, clock,
+                                                                                         tmp_path):
+        submitted: list[str] = []
+        asked = self.request(tmp_path).model_copy(update={"on_submitted": submitted.append})
+        gen = self.make(service, clock)
+        self.fail_polls(service, 12)  # more than the policy's attempts, however the adapter nests them
+        with pytest.raises(TransientGeneratorError) as info:
+            gen.generate(asked)
+        assert submitted and info.value.job_id == submitted[0]
+        assert info.value.billed_usd is None  # not known to be finished: nothing counted yet
+        self.clear_poll_failures(service)
+        again = gen.generate(asked.model_copy(update={"resume_job": info.value.job_id}))
+        assert again.job_id == submitted[0] and probe_frames(again.path) == self.expected_frames
+        assert self.submit_attempts(service) == 1  # polled again (not cancelled), never created again

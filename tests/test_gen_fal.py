@@ -123,6 +123,7 @@ def test_capabilities_follow_the_chosen_app():
 
 class TestFalContract(BackendContract):
     key_vars = ("FAL_KEY",)
+    poll_path = "/status"
     expected_frames = 81
     expected_size = (832, 480)
     moderation_match = "content checker"

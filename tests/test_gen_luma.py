@@ -148,6 +148,7 @@ def test_capabilities_declare_extension_and_the_allowed_durations():
 
 class TestLumaContract(BackendContract):
     key_vars = ("LUMAAI_API_KEY",)
+    poll_path = "/generations/"
     expected_frames = 5 * 24
     expected_size = (1280, 720)
     moderation_match = "moderation failed"

@@ -296,11 +296,13 @@ def test_cli_generators_lists_both_scale_out_backends_with_their_key_variables(t
 
 class TestOpenAIVideosContract(BackendContract):
     key_vars = ("OPENAI_VIDEOS_API_KEY",)
+    poll_path = "/v1/videos/"
     expected_frames = 33
     expected_size = (160, 96)  # 160x90 asked, fitted to Wan's multiple of 16
     moderation_match = "safety checker"
     failure_match = "shape mismatch"
     cancels_on_deadline = True  # DELETE /v1/videos/{id} aborts the engine's work
+    charges = False  # a self-hosted server: nothing is billed unless usd_per_second says so
 
     def start_fake(self, media, monkeypatch):
         server = OmniFake(workdir=media, api_key="omni-contract-key")

@@ -211,6 +211,7 @@ def test_cli_make_through_openrouter_records_the_real_cost(fake, tmp_path):
 
 class TestOpenRouterContract(BackendContract):
     key_vars = ("OPENROUTER_API_KEY",)
+    poll_path = "/api/v1/videos/gen-vid"
     expected_frames = 96
     expected_size = (1280, 720)
     moderation_match = "content moderation"

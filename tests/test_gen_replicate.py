@@ -186,6 +186,7 @@ def test_a_frame_input_with_only_a_minimum_allows_that_one_length():
 
 class TestReplicateContract(BackendContract):
     key_vars = ("REPLICATE_API_TOKEN",)
+    poll_path = "/v1/predictions/"
     expected_frames = 81
     expected_size = (832, 480)
     moderation_match = "flagged as sensitive"

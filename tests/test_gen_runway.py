@@ -172,6 +172,7 @@ def test_every_api_call_takes_a_token_from_a_shared_rate_limiter(fake, tmp_path)
 
 class TestRunwayContract(BackendContract):
     key_vars = ("RUNWAYML_API_SECRET",)
+    poll_path = "/v1/tasks/"
     expected_frames = 48
     expected_size = (1280, 720)
     moderation_match = "SAFETY.INPUT.TEXT"

@@ -213,6 +213,20 @@ def test_vertex_generates_through_google_genai_against_the_fake(vertex, fake, tm
     assert result.metadata["transport"] == "vertex"
 
 
+def test_vertex_polls_a_recorded_operation_by_name_instead_of_submitting_again(vertex, fake, tmp_path, make_clip):
+    from reelwright.errors import TransientGeneratorError
+
+    submitted: list[str] = []
+    asked = request(tmp_path, on_submitted=submitted.append)
+    fake.poll_failures.extend([HttpFailure(503, "UNAVAILABLE", "backend busy")] * 3)  # past the 3 attempts
+    with pytest.raises(TransientGeneratorError) as info:
+        vertex.generate(asked)
+    assert submitted and info.value.job_id == submitted[0] in fake.operations
+    result = vertex.generate(asked.model_copy(update={"resume_job": info.value.job_id}))
+    assert result.job_id == submitted[0] and len(fake.submissions) == 1
+    assert probe_clip(result.path).frames == fake.frames_served(result.job_id)
+
+
 def test_vertex_extension_sends_the_local_video_bytes(fake, tmp_path, make_clip):
     from google.oauth2.credentials import Credentials
 
@@ -265,6 +279,7 @@ GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 422: "INVALID_ARGUMENT", 429: "RESOURC
 
 class TestVeoContract(BackendContract):
     key_vars = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    poll_path = "/operations/"
     expected_frames = 96
     expected_size = (1280, 720)
     moderation_match = "usage guidelines"

@@ -215,6 +215,13 @@ class TestXAIContract(BackendContract):
     def polls(self, fake):
         return fake.poll_calls
 
+    def fail_polls(self, fake, times):
+        # Three times as many: xai_sdk retries UNAVAILABLE itself before the adapter sees it.
+        fake.poll_failures.extend([RpcFailure(grpc.StatusCode.UNAVAILABLE, "gateway lost")] * times * 3)
+
+    def clear_poll_failures(self, fake):
+        fake.poll_failures.clear()
+
 
 @pytest.mark.parametrize("change, reason", [
     ({"duration": 20}, "1 to 15 seconds"),

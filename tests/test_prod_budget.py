@@ -4,6 +4,7 @@ download fails, its id is on disk before polling, and a rejected key is one line
 from __future__ import annotations
 
 import threading
+from collections import deque
 from fractions import Fraction
 
 import grpc
@@ -158,4 +159,34 @@ def test_runway_fetches_a_finished_task_again_instead_of_creating_another(tmp_pa
         assert len(fake.tasks) == 1  # fetched again, never created again
     finally:
         gen.close()
+        fake.close()
+
+
+def test_a_luma_generation_whose_download_fails_is_fetched_again_and_paid_once(tmp_path, monkeypatch):
+    """End to end through the Director: the first download of a finished Luma generation is gone (410); the
+    next take fetches that generation (no second create) and report.json counts it once, at what it cost."""
+    import json
+
+    from reelwright.generators.prices import price_per_second
+    from tests.fakes.luma_server import KEY, FakeLuma
+
+    (tmp_path / "media").mkdir()
+    fake = FakeLuma(tmp_path / "media", polls_to_finish=1)
+    monkeypatch.setenv("LUMAAI_API_KEY", KEY)
+    try:
+        fake.downloads.append(Download("expired", 410))
+        delivery = make_video("a dog sniffs a lamppost", duration=5, resolution="540p", generator="luma:ray-2",
+                              generator_options={"base_url": fake.base_url, "poll_interval": 0.01,
+                                                 "sleep": lambda s: None,
+                                                 "retry": RetryPolicy(max_attempts=1, base_delay=0.01)},
+                              runs_dir=tmp_path / "runs", output=tmp_path / "out.mp4", budget_usd=5.0)
+        shots = len(delivery.plan.shots)
+        assert len(fake.requests("POST", "/generations/video")) == shots  # the lost download was not redone
+        assert fake.downloads == deque() and len(fake.requests("GET", "/files/")) == shots + 1
+        done = [g for g in fake.generations.values() if g["state"] == "completed"]
+        billed = sum(float(g["request"]["duration"].rstrip("s")) for g in done) * price_per_second("luma", "ray-2")
+        report = json.loads(delivery.run.report_path.read_text())
+        assert report["costs"]["spent_usd"] == pytest.approx(billed, abs=1e-4) and billed > 0
+        assert delivery.run.load_state().jobs == {}  # the recorded generation ended accepted
+    finally:
         fake.close()

@@ -106,9 +106,12 @@ class FakeHTTP:
     downloads: deque = field(default_factory=deque)
     file_key_header: tuple[str, str] | None = None  # (header, value) the files require, if any
     guard: Callable[[Recorded], tuple[int, dict, Any] | None] | None = None
+    # Injected server faults: (method, path part, status), each answering one matching request before routing.
+    faults: list[tuple[str, str, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         owner = self
+        self._fault_lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -126,6 +129,9 @@ class FakeHTTP:
                 req = Recorded(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 owner.log.append(req)
                 path = urlsplit(self.path).path
+                if (status := owner._take_fault(method, path)) is not None:
+                    return owner._send(self, status, {}, {"error": {"code": status, "message": "internal error",
+                                                                    "status": "INTERNAL"}, "detail": "internal error"})
                 if method == "GET" and path.startswith("/files/"):
                     return owner._serve_file(self, path.removeprefix("/files/"), req)
                 for m, match, handler in owner.routes:
@@ -154,6 +160,19 @@ class FakeHTTP:
 
     def route(self, method: str, match: Callable[[str], bool], handler: Callable[[Recorded], tuple[int, dict, Any]]) -> None:
         self.routes.append((method, match, handler))
+
+    def fail_next(self, method: str, contains: str, status: int = 500, times: int = 1) -> None:
+        """Answer the next `times` `method` requests whose path contains `contains` with `status`."""
+        with self._fault_lock:
+            self.faults.extend([(method, contains, status)] * times)
+
+    def _take_fault(self, method: str, path: str) -> int | None:
+        with self._fault_lock:
+            for i, (m, part, status) in enumerate(self.faults):
+                if m == method and part in path:
+                    del self.faults[i]
+                    return status
+        return None
 
     def host_file(self, name: str, path: Path) -> str:
         self.files[name] = path

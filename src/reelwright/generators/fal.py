@@ -82,12 +82,19 @@ class FalGenerator(model_inputs.HostedModelGenerator):
         report = progress or (lambda fraction, message: None)
         sleep, policy = self.opts.sleep, self.opts.retry
         client = self._sdk()
-        arguments = model_inputs.build_input(self.spec, request, file_ref=lambda p: self._file_ref(client, p))
-        report(0.0, f"fal: submitting to {self.model}")
-        # fal-client itself retries 408/409/429 a few times; this outer loop covers what it gives up on.
-        handle = jobs.call_with_retries(lambda: client.submit(self.model, arguments), policy=policy, sleep=sleep,
-                                        map_error=self._map_error,
-                                        on_retry=lambda n, err, wait: report(0.0, f"fal: retry {n} in {wait:.1f} s"))
+        handles: list[Any] = []
+
+        def submit() -> str:
+            arguments = model_inputs.build_input(self.spec, request, file_ref=lambda p: self._file_ref(client, p))
+            report(0.0, f"fal: submitting to {self.model}")
+            # fal-client itself retries 408/409/429 a few times; this outer loop covers what it gives up on.
+            handles.append(jobs.call_with_retries(
+                lambda: client.submit(self.model, arguments), policy=policy, sleep=sleep, map_error=self._map_error,
+                on_retry=lambda n, err, wait: report(0.0, f"fal: retry {n} in {wait:.1f} s")))
+            return handles[0].request_id
+
+        rid = jobs.start_or_resume(request, submit, "fal")  # a recorded request is polled and fetched, not redone
+        handle = handles[0] if handles else client.get_handle(self.model, rid)
         try:
             status = jobs.poll_until(
                 lambda: jobs.call_mapped(lambda: handle.status(with_logs=True), self._map_error),
@@ -95,29 +102,37 @@ class FalGenerator(model_inputs.HostedModelGenerator):
                 interval=self.opts.poll_interval, deadline_s=self.opts.deadline_s,
                 sleep=sleep, clock=self.opts.clock, retry=policy,
                 progress=lambda s: report(*self._describe(s)),
-                what=f"fal request {handle.request_id}",
+                what=f"fal request {rid}",
             )
-        except Exception:
-            self._cancel(handle)  # a deadline or a broken poll: stop paying for it
+        except Exception as exc:
+            if isinstance(exc, jobs.TransientGeneratorError):
+                jobs.lost_sight(exc, rid)  # the queue is unwell, the request may be fine: the next take polls it
+            else:
+                self._cancel(handle)  # a deadline or a refused poll: stop paying for it
             raise
         if status.error:
             raise self._failure(str(status.error), status.error_type, [])
-        result = jobs.call_with_retries(handle.get, policy=policy, sleep=sleep, map_error=self._map_error)
+        try:
+            result = jobs.call_with_retries(handle.get, policy=policy, sleep=sleep, map_error=self._map_error)
+        except jobs.TransientGeneratorError as exc:
+            jobs.lost_sight(exc, rid)
+            raise
         url = model_inputs.video_url_from(result)
         if not url:
-            raise GeneratorError(f"fal request {handle.request_id} finished without a video URL "
+            raise GeneratorError(f"fal request {rid} finished without a video URL "
                                  f"(result keys: {sorted(result) if isinstance(result, dict) else type(result).__name__})")
         size = (result.get("video") or {}).get("file_size") if isinstance(result, dict) else None
-        report(0.9, "fal: downloading")
-        jobs.call_with_retries(
-            lambda: jobs.download(url, request.out_path, expected_bytes=size if isinstance(size, int) else None,
-                                  progress=lambda f: report(0.9 + 0.1 * f, "fal: downloading")),
-            policy=policy, sleep=sleep)
-        report(1.0, "fal: done")
         cost = result.get("cost_usd") if isinstance(result, dict) else None
-        return jobs.accept_clip(request.out_path, request, generator=self.name, model=self.model,
-                                cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
-                                job_id=handle.request_id,
+        cost = float(cost) if isinstance(cost, (int, float)) else None
+        report(0.9, "fal: downloading")
+        with jobs.billed_job(rid, lambda: cost if cost is not None else self.estimate_cost(request.duration)):
+            jobs.call_with_retries(  # finished and billed: on failure the next take fetches it again
+                lambda: jobs.download(url, request.out_path, expected_bytes=size if isinstance(size, int) else None,
+                                      progress=lambda f: report(0.9 + 0.1 * f, "fal: downloading")),
+                policy=policy, sleep=sleep)
+        report(1.0, "fal: done")
+        return jobs.accept_clip(request.out_path, request, generator=self.name, model=self.model, cost_usd=cost,
+                                job_id=rid,
                                 metadata={"provider": "fal", "seed": result.get("seed") if isinstance(result, dict) else None})
 
     def _file_ref(self, client: Any, path: Path) -> str:

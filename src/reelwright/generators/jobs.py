@@ -10,6 +10,15 @@ through these helpers, so retry and expiry behave the same everywhere:
 - `accept_clip` probes the file before a `ClipResult` exists; `keep_new_tail` trims an
   extension that came back with its input.
 - `LazyClient` makes an adapter's SDK client once, on first use, and closes it.
+- `start_or_resume`, `lost_sight` and `billed_job` keep a provider job paid for once: a job the take loop
+  recorded (`ClipRequest.resume_job`) is polled and fetched, never submitted again; a job lost while polling
+  or finished but not fetched leaves its id (and its cost) on the `GeneratorError`.
+
+Idempotency keys: none of the video create calls reelwright drives takes one (checked in the SDKs: the
+Stainless clients of openai, lumaai and runwayml set no `idempotency_header`, and neither
+`videos.create`, `generations.create` nor the Runway task creates take an `Idempotency-Key`; replicate,
+fal-client, google-genai's `generate_videos`, Gemini `predictLongRunning`, OpenRouter's video API and xAI's
+gRPC `GenerateVideo` have none). The job id recorded before polling is the only guard against paying twice.
 """
 
 from __future__ import annotations
@@ -19,7 +28,8 @@ import mimetypes
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -54,7 +64,8 @@ from .retry import (
 __all__ = ["RETRYABLE_STATUSES", "EXPIRED_STATUSES", "RateLimiter", "RetryPolicy", "TransientGeneratorError",
            "call_mapped", "call_with_retries", "error_for_status", "is_retryable_status", "parse_retry_after",
            "poll_until", "retry_after_from_headers", "download", "ProbedClip", "probe_clip", "accept_clip",
-           "LazyClient", "require_key", "data_uri", "file_base64", "validate_request", "tail_of_video",
+           "LazyClient", "start_or_resume", "lost_sight", "billed_job", "require_key", "data_uri", "file_base64",
+           "validate_request", "tail_of_video",
            "keep_new_tail"]
 
 C = TypeVar("C")
@@ -235,6 +246,39 @@ class LazyClient(Generic[C]):
             client, self._client = self._client, None
         if client is not None:
             self._release(client)
+
+
+def start_or_resume(request: ClipRequest, submit: Callable[[], str], provider: str = "the provider") -> str:
+    """The provider job of this take: `request.resume_job` when the take loop recorded one (poll and fetch
+    it, never pay twice), else the id `submit()` returns, handed to `request.on_submitted` before any poll."""
+    if request.resume_job:
+        return request.resume_job
+    job_id = submit()
+    if not job_id:
+        raise GeneratorError(f"{provider} accepted the request but returned no job id")
+    if request.on_submitted is not None:
+        request.on_submitted(job_id)
+    return job_id
+
+
+def lost_sight(exc: BaseException, job_id: str, *, cancelled: bool = False) -> None:
+    """A polling failure: when polling lost sight of a job that may still finish (a transient error, or the
+    deadline passed and the job was not cancelled), `exc.job_id` says so and the next take polls it again."""
+    timed_out = isinstance(exc, GeneratorError) and "timed out" in str(exc)
+    if not cancelled and (isinstance(exc, TransientGeneratorError) or timed_out):
+        exc.job_id = job_id  # type: ignore[union-attr]
+
+
+@contextmanager
+def billed_job(job_id: str, billed_usd: float | Callable[[], float]) -> Iterator[None]:
+    """Around fetching a finished job: a `GeneratorError` inside carries `job_id` and `billed_usd` (the
+    provider's figure, or a callable estimating it), so the take loop counts it once and fetches it again."""
+    try:
+        yield
+    except GeneratorError as exc:
+        exc.job_id = job_id
+        exc.billed_usd = float(billed_usd() if callable(billed_usd) else billed_usd)
+        raise
 
 
 def require_key(env_var: str | Iterable[str], provider: str) -> str:

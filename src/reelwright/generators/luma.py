@@ -144,22 +144,27 @@ class LumaGenerator(Generator):
         sleep, policy = self.opts.sleep, self.opts.retry
         client = self._client.get()
         params = self.build_params(request)
-        report(0.0, f"luma: starting {self.model}")
-        generation = jobs.call_with_retries(
-            lambda: client.generations.create(**params), policy=policy, sleep=sleep, map_error=self._map_error,
-            on_retry=lambda n, err, wait: report(0.0, f"luma: retry {n} in {wait:.1f} s ({err})"))
-        gid = generation.id
-        if not gid:
-            raise GeneratorError("luma accepted the generation but returned no id")
-        # Luma has no cancel: past the deadline the job is left to finish on its own.
-        generation = jobs.poll_until(
-            lambda: jobs.call_mapped(lambda: client.generations.get(gid), self._map_error),
-            is_done=lambda g: g.state in ("completed", "failed"),
-            interval=self.opts.poll_interval, deadline_s=self.opts.deadline_s,
-            sleep=sleep, clock=self.opts.clock, retry=policy,
-            progress=lambda g: report(0.1 if g.state == "queued" else 0.4, f"luma: {g.state}"),
-            what=f"luma generation {gid}",
-        )
+        report(0.0, f"luma: {'resuming' if request.resume_job else 'starting'} {self.model}")
+
+        def submit() -> str:
+            return jobs.call_with_retries(
+                lambda: client.generations.create(**params), policy=policy, sleep=sleep, map_error=self._map_error,
+                on_retry=lambda n, err, wait: report(0.0, f"luma: retry {n} in {wait:.1f} s ({err})")).id
+
+        gid = jobs.start_or_resume(request, submit, "luma")  # a recorded generation is polled, never redone
+        # Luma has no cancel: past the deadline the job is left to finish on its own (the next take polls it).
+        try:
+            generation = jobs.poll_until(
+                lambda: jobs.call_mapped(lambda: client.generations.get(gid), self._map_error),
+                is_done=lambda g: g.state in ("completed", "failed"),
+                interval=self.opts.poll_interval, deadline_s=self.opts.deadline_s,
+                sleep=sleep, clock=self.opts.clock, retry=policy,
+                progress=lambda g: report(0.1 if g.state == "queued" else 0.4, f"luma: {g.state}"),
+                what=f"luma generation {gid}",
+            )
+        except GeneratorError as exc:
+            jobs.lost_sight(exc, gid)
+            raise
         if generation.state == "failed":
             reason = generation.failure_reason or "no reason given"
             if self._is_moderation(reason):
@@ -169,9 +174,11 @@ class LumaGenerator(Generator):
         if not url:
             raise GeneratorError(f"luma generation {gid} completed without assets.video")
         report(0.9, "luma: downloading")
-        jobs.call_with_retries(
-            lambda: jobs.download(url, request.out_path, progress=lambda f: report(0.9 + 0.1 * f, "luma: downloading")),
-            policy=policy, sleep=sleep)
+        with jobs.billed_job(gid, lambda: self.estimate_cost(request.duration)):  # finished: the next take fetches it
+            jobs.call_with_retries(
+                lambda: jobs.download(url, request.out_path,
+                                      progress=lambda f: report(0.9 + 0.1 * f, "luma: downloading")),
+                policy=policy, sleep=sleep)
         dropped = self._drop_source_frames(request) if request.extend_job else 0
         report(1.0, "luma: done")
         return jobs.accept_clip(request.out_path, request, generator=self.name, model=self.model, job_id=gid,

@@ -31,10 +31,13 @@ from .jobs import (
     EXPIRED_STATUSES,
     LazyClient,
     accept_clip,
+    billed_job,
     call_with_retries,
     error_for_status,
+    lost_sight,
     poll_until,
     retry_after_from_headers,
+    start_or_resume,
     validate_request,
 )
 from .options import JobOptions
@@ -298,13 +301,17 @@ class OpenAIVideosGenerator(Generator):
                 return client.videos.create(**{**args, "input_reference": (Path(image).name, fh)},
                                             extra_headers=self._h)
 
-        job = call_with_retries(create, policy=self.opts.retry, sleep=self.opts.sleep, map_error=_map_error)
-        report(0.02, f"video job {job.id} {job.status}")
-        job = self._wait(client, job.id, report)
+        video_id = start_or_resume(  # a recorded job is polled and fetched, never created again
+            request, lambda: call_with_retries(create, policy=self.opts.retry, sleep=self.opts.sleep,
+                                               map_error=_map_error).id, "the video server")
+        report(0.02, f"video job {video_id} {'resumed' if request.resume_job else 'submitted'}")
+        job = self._wait(client, video_id, report)
         if job.status != "completed":
             self._raise_failure(job)
         report(0.9, "downloading")
-        self._fetch(client, job.id, request.out_path)
+        duration = Fraction(request.duration)
+        with billed_job(job.id, self._usd_per_second(request.resolution) * float(duration)):
+            self._fetch(client, job.id, request.out_path)  # finished: on failure the next take fetches it again
         meta: dict[str, Any] = {"size_sent": args["size"], "server_model": getattr(job, "model", self.model)}
         extra = args.get("extra_body", {})
         if "num_frames" in extra:
@@ -312,7 +319,6 @@ class OpenAIVideosGenerator(Generator):
         inference = getattr(job, "inference_time_s", None) or (job.model_extra or {}).get("inference_time_s")
         if inference is not None:
             meta["inference_time_s"] = inference
-        duration = Fraction(request.duration)
         result = accept_clip(request.out_path, request, generator=self.name, model=self.model,
                              cost_usd=self._usd_per_second(request.resolution) * float(duration), job_id=job.id,
                              metadata=meta)
@@ -339,8 +345,10 @@ class OpenAIVideosGenerator(Generator):
                               sleep=self.opts.sleep, clock=self.opts.clock, progress=pending,
                               what=f"video job {video_id}")
         except GeneratorError as exc:
-            if "timed out" in str(exc):
+            cancelled = "timed out" in str(exc)
+            if cancelled:
                 self._delete(client, video_id)  # DELETE aborts the engine's work too
+            lost_sight(exc, video_id, cancelled=cancelled)  # a server error: the next take polls it again
             raise
 
     def _delete(self, client, video_id: str) -> None:

@@ -33,12 +33,15 @@ from .jobs import (
     EXPIRED_STATUSES,
     LazyClient,
     accept_clip,
+    billed_job,
     call_with_retries,
     data_uri,
     error_for_status,
+    lost_sight,
     poll_until,
     require_key,
     retry_after_from_headers,
+    start_or_resume,
     validate_request,
 )
 from .options import JobOptions
@@ -254,16 +257,24 @@ class OpenRouterGenerator(Generator):
             self._limit()
             return client.video_generation.generate(**body)
 
-        job = call_with_retries(submit, policy=self.opts.retry, sleep=self.opts.sleep, map_error=_map_error)
-        report(0.02, f"openrouter job {job.id} {job.status}")
-        job = self._wait(client, job.id, report)
+        job_id = start_or_resume(  # a recorded job is polled and fetched, never submitted again
+            request, lambda: call_with_retries(submit, policy=self.opts.retry, sleep=self.opts.sleep,
+                                               map_error=_map_error).id, "openrouter")
+        report(0.02, f"openrouter job {job_id} {'resumed' if request.resume_job else 'submitted'}")
+        try:  # no cancel call: a job lost from sight (server error, deadline) is polled again by the next take
+            job = self._wait(client, job_id, report)
+        except GeneratorError as exc:
+            lost_sight(exc, job_id)
+            raise
         if job.status != "completed":
             self._raise_failure(job)
         report(0.9, "downloading")
-        self._fetch(client, job.id, request.out_path)
         usage = getattr(job, "usage", None)
         cost = getattr(usage, "cost", None)
         cost = cost if isinstance(cost, (int, float)) else None
+        with billed_job(job.id, lambda: cost if cost is not None else
+                        self._usd_per_second(self.info(), request.resolution) * float(request.duration)):
+            self._fetch(client, job.id, request.out_path)  # finished and billed: the next take fetches it again
         meta: dict[str, Any] = {"generation_id": job.generation_id, "cost_source": "usage.cost" if cost is not None
                                 else "price list"}
         if cost is None:

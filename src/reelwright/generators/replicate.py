@@ -73,22 +73,31 @@ class ReplicateGenerator(model_inputs.HostedModelGenerator):
         params: dict[str, Any] = {"file_encoding_strategy": "url"}
         if self.opts.wait:
             params["wait"] = self.opts.wait
-        # models.predictions.create, not predictions.create: the latter drops `wait` in SDK 1.0.x.
-        prediction = jobs.call_with_retries(
-            lambda: client.models.predictions.create(model=self.model, input=inputs, **params),
-            policy=policy, sleep=sleep, map_error=self._map_error,
-            on_retry=lambda n, err, wait: report(0.0, f"replicate: retry {n} in {wait:.1f} s ({err})"))
+        created: list[Any] = []
+
+        def submit() -> str:  # models.predictions.create, not predictions.create: the latter drops `wait` in 1.0.x
+            created.append(jobs.call_with_retries(
+                lambda: client.models.predictions.create(model=self.model, input=inputs, **params),
+                policy=policy, sleep=sleep, map_error=self._map_error,
+                on_retry=lambda n, err, wait: report(0.0, f"replicate: retry {n} in {wait:.1f} s ({err})")))
+            return created[0].id
+
+        pid = jobs.start_or_resume(request, submit, "replicate")  # a recorded prediction is polled, not redone
+        prediction = created[0] if created else None
         try:
-            prediction = jobs.poll_until(
-                lambda: jobs.call_mapped(lambda: client.predictions.get(prediction.id), self._map_error),
-                is_done=lambda p: p.status in TERMINAL,
-                interval=self.opts.poll_interval, deadline_s=self.opts.deadline_s,
-                sleep=sleep, clock=self.opts.clock, retry=policy,
-                progress=lambda p: report(self._fraction(p), f"replicate: {p.status}"),
-                what=f"replicate prediction {prediction.id}",
-            ) if prediction.status not in TERMINAL else prediction
-        except Exception:
-            self._cancel(client, prediction.id)
+            if prediction is None or prediction.status not in TERMINAL:
+                prediction = jobs.poll_until(
+                    lambda: jobs.call_mapped(lambda: client.predictions.get(pid), self._map_error),
+                    is_done=lambda p: p.status in TERMINAL,
+                    interval=self.opts.poll_interval, deadline_s=self.opts.deadline_s,
+                    sleep=sleep, clock=self.opts.clock, retry=policy,
+                    progress=lambda p: report(self._fraction(p), f"replicate: {p.status}"),
+                    what=f"replicate prediction {pid}")
+        except Exception as exc:
+            if isinstance(exc, jobs.TransientGeneratorError):
+                jobs.lost_sight(exc, pid)  # the service is unwell, the prediction may be fine: poll it next take
+            else:
+                self._cancel(client, pid)  # a deadline or a refused poll: stop paying for it
             raise
         return self._finish(prediction, request, report, policy, sleep)
 
@@ -106,12 +115,14 @@ class ReplicateGenerator(model_inputs.HostedModelGenerator):
             raise GeneratorError(f"replicate prediction {prediction.id} succeeded without a video URL "
                                  f"(output: {str(prediction.output)[:200]})")
         report(0.9, "replicate: downloading")
-        jobs.call_with_retries(
-            lambda: _fetch_output(url, request.out_path, lambda f: report(0.9 + 0.1 * f, "replicate: downloading")),
-            policy=policy, sleep=sleep)
+        cost = _cost_from(prediction.metrics)
+        with jobs.billed_job(prediction.id, lambda: cost if cost is not None else self.estimate_cost(request.duration)):
+            jobs.call_with_retries(  # finished and billed: on failure the next take fetches it again
+                lambda: _fetch_output(url, request.out_path, lambda f: report(0.9 + 0.1 * f, "replicate: downloading")),
+                policy=policy, sleep=sleep)
         report(1.0, "replicate: done")
         return jobs.accept_clip(request.out_path, request, generator=self.name, model=self.model,
-                                cost_usd=_cost_from(prediction.metrics), job_id=prediction.id,
+                                cost_usd=cost, job_id=prediction.id,
                                 metadata={"provider": "replicate", "input": _loggable(prediction.input)})
 
     def _file_ref(self, path: Path) -> Any:

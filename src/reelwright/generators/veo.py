@@ -28,14 +28,17 @@ from ..timing import Frac
 from .base import Capabilities, ClipRequest, ClipResult, Generator, ProgressFn
 from .jobs import (
     accept_clip,
+    billed_job,
     call_with_retries,
     download,
     error_for_status,
     file_base64,
     keep_new_tail,
+    lost_sight,
     poll_until,
     require_key,
     retry_after_from_headers,
+    start_or_resume,
     validate_request,
 )
 from .options import JobOptions
@@ -279,11 +282,15 @@ class VeoGenerator(Generator):
                 raise _api_error(resp)
             return resp.json()
 
-        op = call_with_retries(submit, policy=self.retry, sleep=self.sleep)
-        name = op.get("name")
-        if not name:
-            raise GeneratorError("veo accepted the request but returned no operation name")
-        report(0.05, f"veo operation {name.rsplit('/', 1)[-1]} submitted")
+        submitted: dict[str, Any] = {}
+
+        def start() -> str:
+            submitted.update(call_with_retries(submit, policy=self.retry, sleep=self.sleep))
+            return submitted.get("name") or ""
+
+        name = start_or_resume(request, start, "veo")  # a recorded operation is polled, never submitted again
+        op = submitted or {"name": name}
+        report(0.05, f"veo operation {name.rsplit('/', 1)[-1]} {'resumed' if request.resume_job else 'submitted'}")
 
         def fetch() -> _Poll:
             self._limit()
@@ -298,10 +305,14 @@ class VeoGenerator(Generator):
             polls[0] += 1
             report(min(0.85, 0.05 + 0.05 * polls[0]), f"veo operation: generating (poll {polls[0]})")
 
-        final = op if op.get("done") else poll_until(
-            fetch, is_done=lambda s: bool(s.body.get("done")), interval=self.poll_interval, deadline_s=self.deadline_s,
-            sleep=self.sleep, clock=self.opts.clock, progress=on_pending, hint=lambda s: s.retry_after, retry=self.retry,
-            what=f"veo operation {name}").body
+        try:  # no cancel in the Gemini API: an operation lost from sight is polled again by the next take
+            final = op if op.get("done") else poll_until(
+                fetch, is_done=lambda s: bool(s.body.get("done")), interval=self.poll_interval,
+                deadline_s=self.deadline_s, sleep=self.sleep, clock=self.opts.clock, progress=on_pending,
+                hint=lambda s: s.retry_after, retry=self.retry, what=f"veo operation {name}").body
+        except GeneratorError as exc:
+            lost_sight(exc, name)
+            raise
         self._raise_operation_error(final.get("error"), name)
         result = (final.get("response") or {}).get("generateVideoResponse") or {}
         samples = result.get("generatedSamples") or []
@@ -311,8 +322,9 @@ class VeoGenerator(Generator):
         meta: dict[str, Any] = {"transport": "rest", "operation": name}
         if video.get("uri"):
             uri = video["uri"]
-            call_with_retries(lambda: download(uri, request.out_path, headers=self._download_headers(uri)),
-                              policy=self.retry, sleep=self.sleep)
+            with billed_job(name, lambda: self.estimate_cost(request.duration)):  # finished: fetch it again
+                call_with_retries(lambda: download(uri, request.out_path, headers=self._download_headers(uri)),
+                                  policy=self.retry, sleep=self.sleep)
             meta["video_uri"] = uri
         elif video.get("encodedVideo"):
             _write_bytes(request.out_path, base64.b64decode(video["encodedVideo"]))
@@ -405,9 +417,17 @@ class VeoGenerator(Generator):
             self._limit()
             return client.models.generate_videos(**call)
 
-        op = call_with_retries(submit, policy=self.retry, sleep=self.sleep, map_error=_map_genai_error)
-        name = op.name or ""
-        report(0.05, f"veo operation {name.rsplit('/', 1)[-1]} submitted")
+        from google.genai import types
+
+        ops: list[Any] = []
+
+        def start() -> str:
+            ops.append(call_with_retries(submit, policy=self.retry, sleep=self.sleep, map_error=_map_genai_error))
+            return ops[0].name or ""
+
+        name = start_or_resume(request, start, "veo")  # a recorded operation is polled, never submitted again
+        op = ops[0] if ops else types.GenerateVideosOperation(name=name)
+        report(0.05, f"veo operation {name.rsplit('/', 1)[-1]} {'resumed' if request.resume_job else 'submitted'}")
 
         def get():
             self._limit()
@@ -416,10 +436,14 @@ class VeoGenerator(Generator):
         def fetch():
             return call_with_retries(get, policy=self.retry, sleep=self.sleep, map_error=_map_genai_error)
 
-        final = op if op.done else poll_until(fetch, is_done=lambda o: bool(o.done), interval=self.poll_interval,
-                                              deadline_s=self.deadline_s, sleep=self.sleep, clock=self.opts.clock,
-                                              progress=lambda o: report(0.5, "veo operation: generating"),
-                                              what=f"veo operation {name}")
+        try:
+            final = op if op.done else poll_until(fetch, is_done=lambda o: bool(o.done), interval=self.poll_interval,
+                                                  deadline_s=self.deadline_s, sleep=self.sleep, clock=self.opts.clock,
+                                                  progress=lambda o: report(0.5, "veo operation: generating"),
+                                                  what=f"veo operation {name}")
+        except GeneratorError as exc:
+            lost_sight(exc, name)
+            raise
         self._raise_operation_error(final.error, name)
         response = final.response or final.result
         samples = list(response.generated_videos or []) if response is not None else []
