@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from fractions import Fraction
 
+import pytest
+
 from reelwright.errors import GeneratorError, ModerationError
 from reelwright.generators.base import Capabilities, ClipRequest, ClipResult, Generator
 from reelwright.media.ffmpeg import run_ffmpeg
@@ -54,3 +56,13 @@ class ScriptedGenerator(Generator):
         cls.calls = []
         cls.durations_asked = []
         cls.faults = {k: list(v) for k, v in (faults or {}).items()}
+
+
+@pytest.fixture(autouse=True)
+def scripted():
+    """Imported by a test module, this autouse fixture registers `scripted` and resets its script per test."""
+    from reelwright.generators import register
+
+    register("scripted", ScriptedGenerator)
+    ScriptedGenerator.reset()
+    yield ScriptedGenerator

@@ -55,6 +55,15 @@ class ServerProcess:
             time.sleep(0.1)
         raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
 
+    def submit(self, **body) -> dict:
+        """POST /api/runs (360p unless the body says otherwise); the accepted job."""
+        r = httpx.post(self.url + "/api/runs", json={"resolution": "360p", **body}, timeout=30)
+        assert r.status_code == 202, r.text
+        return r.json()
+
+    def job(self, job_id: str) -> dict:
+        return httpx.get(f"{self.url}/api/runs/{job_id}", timeout=30).json()
+
     def kill(self) -> None:
         """Kill -9: no shutdown handler runs, as when a machine loses power."""
         if self.proc and self.proc.poll() is None:

@@ -12,19 +12,11 @@ import pytest
 
 from reelwright.api import make_video, plan_video, resume_run
 from reelwright.errors import BriefError, BudgetExceededError, ClipRejectedError
-from reelwright.generators import register
 from reelwright.media import probe
 
-from .gen_fakes import ScriptedGenerator
+from .gen_fakes import ScriptedGenerator, scripted  # noqa: F401 (scripted: an autouse fixture)
 
 DOG = "generate a 1 min video of a dog going on a walk, sniffing around, getting a pup cup, meeting a friend"
-
-
-@pytest.fixture(autouse=True)
-def scripted():
-    register("scripted", ScriptedGenerator)
-    ScriptedGenerator.reset()
-    yield ScriptedGenerator
 
 
 def decode_errors(path) -> int:

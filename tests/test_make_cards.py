@@ -9,20 +9,12 @@ import pytest
 from PIL import Image, ImageDraw
 
 from reelwright.api import make_video
-from reelwright.generators import register
 from reelwright.media import extract_frame, probe
 
-from .gen_fakes import ScriptedGenerator
+from .gen_fakes import ScriptedGenerator, scripted  # noqa: F401 (scripted: an autouse fixture)
 
 REQUEST = ("a 12 second UGC ad for the Tide water bottle: filling it at the gym, drinking from it on a run, "
            "logo end card. Title card 'Stay hydrated' at the start")
-
-
-@pytest.fixture(autouse=True)
-def scripted():
-    register("scripted", ScriptedGenerator)
-    ScriptedGenerator.reset()
-    yield ScriptedGenerator
 
 
 @pytest.fixture

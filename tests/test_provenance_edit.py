@@ -12,21 +12,13 @@ c2pa = pytest.importorskip("c2pa")
 
 from reelwright.api import make_video  # noqa: E402
 from reelwright.editing.apply import edit_run  # noqa: E402
-from reelwright.generators import register  # noqa: E402
 from reelwright.provenance import read_provenance  # noqa: E402
 from reelwright.provenance.manifest import COMPOSITE, GENERATED  # noqa: E402
 
 from .c2pa_certs import make_chain  # noqa: E402
 from .conftest import make_test_clip  # noqa: E402
-from .gen_fakes import ScriptedGenerator  # noqa: E402
+from .gen_fakes import ScriptedGenerator, scripted  # noqa: F401, E402 (scripted: an autouse fixture)
 from .test_cli import assert_clean_user_error, rw  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def scripted():
-    register("scripted", ScriptedGenerator)
-    ScriptedGenerator.reset()
-    yield ScriptedGenerator
 
 
 @pytest.fixture

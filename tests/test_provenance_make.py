@@ -12,20 +12,12 @@ import pytest
 c2pa = pytest.importorskip("c2pa")
 
 from reelwright.api import make_video, plan_video, resume_run  # noqa: E402
-from reelwright.generators import register  # noqa: E402
 from reelwright.provenance import read_provenance  # noqa: E402
 from reelwright.provenance.manifest import GENERATED  # noqa: E402
 
 from .c2pa_certs import make_chain  # noqa: E402
-from .gen_fakes import ScriptedGenerator  # noqa: E402
+from .gen_fakes import ScriptedGenerator, scripted  # noqa: F401, E402 (scripted: an autouse fixture)
 from .test_cli import assert_clean_user_error, rw  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def scripted():
-    register("scripted", ScriptedGenerator)
-    ScriptedGenerator.reset()
-    yield ScriptedGenerator
 
 
 @pytest.fixture

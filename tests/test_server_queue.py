@@ -99,16 +99,6 @@ def test_claiming_takes_the_oldest_job_once(tmp_path):
 
 
 # ---------------------------------------------------------------------- a real server
-def _submit(srv: ServerProcess, **body) -> dict:
-    r = httpx.post(srv.url + "/api/runs", json={"resolution": "360p", **body}, timeout=30)
-    assert r.status_code == 202, r.text
-    return r.json()
-
-
-def _get(srv: ServerProcess, run_id: str) -> dict:
-    return httpx.get(f"{srv.url}/api/runs/{run_id}", timeout=30).json()
-
-
 def _job_pid(home: Path, job_id: str) -> int | None:
     return Database(home / "reelwright.db").get_job(job_id).pid
 
@@ -117,7 +107,7 @@ def test_a_server_killed_mid_job_finishes_it_after_restart_regenerating_nothing(
     home = tmp_path / "home"
     srv = ServerProcess(home).start()
     try:
-        job = _submit(srv, prompt="a dog going on a walk, sniffing around, getting a pup cup, meeting a friend",
+        job = srv.submit(prompt="a dog going on a walk, sniffing around, getting a pup cup, meeting a friend",
                       duration=30)
         run_dir = home / "runs" / job["run_id"]
         wait_for(lambda: (run_dir / "state.json").is_file() and len(_accepted(run_dir)) >= 1, interval=0.01)
@@ -133,7 +123,7 @@ def test_a_server_killed_mid_job_finishes_it_after_restart_regenerating_nothing(
 
     srv2 = ServerProcess(home).start()
     try:
-        done = wait_for(lambda: (v := _get(srv2, job["id"]))["status"] in ("completed", "failed") and v, timeout=300)
+        done = wait_for(lambda: (v := srv2.job(job["id"]))["status"] in ("completed", "failed") and v, timeout=300)
     finally:
         srv2.stop()
     assert done["status"] == "completed", done["error"]
@@ -158,7 +148,7 @@ def test_cancel_stops_the_worker_at_once_and_resume_reuses_the_accepted_clips(tm
     home = tmp_path / "home"
     srv = ServerProcess(home).start()
     try:
-        job = _submit(srv, prompt="a lighthouse keeper climbs the stairs at dawn, lights the lamp, watches ships",
+        job = srv.submit(prompt="a lighthouse keeper climbs the stairs at dawn, lights the lamp, watches ships",
                       duration=30)
         run_dir = home / "runs" / job["run_id"]
         wait_for(lambda: (run_dir / "state.json").is_file() and len(_accepted(run_dir)) >= 1, interval=0.01)
@@ -171,7 +161,7 @@ def test_cancel_stops_the_worker_at_once_and_resume_reuses_the_accepted_clips(tm
         lines = len(_trace(run_dir))
         again = httpx.post(f"{srv.url}/api/runs/{job['id']}/resume", timeout=30)
         assert again.status_code == 202 and again.json()["status"] == "queued"
-        done = wait_for(lambda: (v := _get(srv, job["id"]))["status"] in ("completed", "failed") and v, timeout=300)
+        done = wait_for(lambda: (v := srv.job(job["id"]))["status"] in ("completed", "failed") and v, timeout=300)
         assert done["status"] == "completed", done["error"]
         resumed = _trace(run_dir)[lines:]
         reused = {e["shot"] for e in resumed if e["step"] == "generate" and e["status"] == "skipped"}
@@ -208,7 +198,7 @@ def test_stopping_the_server_puts_running_jobs_back_in_the_queue(tmp_path):
     home = tmp_path / "home"
     srv = ServerProcess(home).start()
     try:
-        job = _submit(srv, prompt="a paper boat drifts down a rain gutter and into a puddle", duration=30)
+        job = srv.submit(prompt="a paper boat drifts down a rain gutter and into a puddle", duration=30)
         run_dir = home / "runs" / job["run_id"]
         wait_for(lambda: (run_dir / "state.json").is_file() and len(_accepted(run_dir)) >= 1, interval=0.01)
         worker = _job_pid(home, job["id"])

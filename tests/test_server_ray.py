@@ -32,18 +32,8 @@ def studio(tmp_path_factory):
     srv.stop()
 
 
-def _submit(srv: ServerProcess, **body) -> dict:
-    r = httpx.post(srv.url + "/api/runs", json={"resolution": "360p", **body}, timeout=30)
-    assert r.status_code == 202, r.text
-    return r.json()
-
-
-def _get(srv: ServerProcess, job_id: str) -> dict:
-    return httpx.get(f"{srv.url}/api/runs/{job_id}", timeout=30).json()
-
-
 def _ended(srv: ServerProcess, job_id: str, timeout: float = 300) -> dict:
-    return wait_for(lambda: (v := _get(srv, job_id))["status"] in ("completed", "failed", "cancelled") and v,
+    return wait_for(lambda: (v := srv.job(job_id))["status"] in ("completed", "failed", "cancelled") and v,
                     timeout=timeout)
 
 
@@ -76,7 +66,7 @@ def _alive(pid: int) -> bool:
 
 def test_a_job_on_the_ray_studio_is_made_by_ray_workers_exactly_as_the_local_pool_makes_it(studio, tmp_path):
     prompt = "a dog going on a walk, sniffing around, getting a pup cup"
-    job = _submit(studio, prompt=prompt, duration=8, generator="animatic")
+    job = studio.submit(prompt=prompt, duration=8, generator="animatic")
     assert job["executor"] == "ray"
     done = _ended(studio, job["id"])
     assert done["status"] == "completed", done["error"]
@@ -95,7 +85,7 @@ def test_a_job_on_the_ray_studio_is_made_by_ray_workers_exactly_as_the_local_poo
 
 
 def test_cancelling_a_ray_job_stops_its_workers_and_resume_reuses_the_accepted_clips(studio):
-    job = _submit(studio, prompt="a lighthouse keeper climbs the stairs at dawn, lights the lamp, watches ships",
+    job = studio.submit(prompt="a lighthouse keeper climbs the stairs at dawn, lights the lamp, watches ships",
                   duration=30, generator="animatic")
     run_dir = studio.home / "runs" / job["run_id"]
     wait_for(lambda: len(_accepted(run_dir)) >= 1, timeout=300, interval=0.01)

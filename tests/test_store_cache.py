@@ -8,12 +8,11 @@ import json
 import pytest
 
 from reelwright.api import make_video
-from reelwright.generators import register
 from reelwright.media import probe
 from reelwright.runs.cache import ClipCache
 from reelwright.runs.index import RunIndex
 
-from .gen_fakes import ScriptedGenerator
+from .gen_fakes import ScriptedGenerator, scripted  # noqa: F401 (scripted: an autouse fixture)
 from .test_cli import rw
 
 REQUEST = "a cat naps, then stretches"
@@ -22,13 +21,6 @@ REQUEST = "a cat naps, then stretches"
 @pytest.fixture(autouse=True)
 def clip_cache_on(monkeypatch):
     monkeypatch.setenv("REELWRIGHT_CLIP_CACHE", "on")  # the product's default (conftest turns it off for others)
-
-
-@pytest.fixture(autouse=True)
-def scripted():
-    register("scripted", ScriptedGenerator)
-    ScriptedGenerator.reset()
-    yield ScriptedGenerator
 
 
 def make(tmp_path, name, request=REQUEST, **kw):

@@ -10,19 +10,11 @@ import pytest
 
 from reelwright.api import make_video
 from reelwright.errors import BudgetExceededError, ConfigError
-from reelwright.generators import register
 from reelwright.runs.db import MIGRATIONS, connect, db_path, schema_version
 from reelwright.runs.index import RunIndex
 
-from .gen_fakes import ScriptedGenerator
+from .gen_fakes import ScriptedGenerator, scripted  # noqa: F401 (scripted: an autouse fixture)
 from .test_cli import assert_clean_user_error, rw
-
-
-@pytest.fixture(autouse=True)
-def scripted():
-    register("scripted", ScriptedGenerator)
-    ScriptedGenerator.reset()
-    yield ScriptedGenerator
 
 
 def _make(tmp_path, request="a cat naps, then stretches", **kw):

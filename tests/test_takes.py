@@ -26,23 +26,15 @@ from reelwright.errors import (
     UserError,
 )
 from reelwright.events import EventBus
-from reelwright.generators import register
 from reelwright.llm import get_llm
 from reelwright.media import probe
 from reelwright.runs.store import RunDir
 from reelwright.tools import Toolbox
 from tests.fakes.openai_server import FakeOpenAI, completion
 
-from .gen_fakes import ScriptedGenerator
+from .gen_fakes import ScriptedGenerator, scripted  # noqa: F401 (scripted: an autouse fixture)
 
 ALWAYS_BLACK = ["black"] * 12  # more failures than any driver may ask for
-
-
-@pytest.fixture(autouse=True)
-def scripted():
-    register("scripted", ScriptedGenerator)
-    ScriptedGenerator.reset()
-    yield ScriptedGenerator
 
 
 @pytest.fixture
