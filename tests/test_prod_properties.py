@@ -2,7 +2,8 @@
 - the budget: over random plans, prices and failure sequences, spend never exceeds the budget, the reported
   spend equals what the fake billed, and no shot is submitted again while a finished job of it is unfetched;
 - fuzzing: requests, durations, numbers, plan JSON, run-folder JSON and overlay text through the CLI give no
-  traceback, exit code 2 for a user error, and nothing written outside the run folder and the asked output."""
+  traceback, exit code 2 for a user error, nothing written outside the run folder and the asked output, and no
+  hang or runaway read (each call's time and Python memory peak are bounded)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import json
 import math
 import shutil
 import threading
+import time
+import tracemalloc
 from fractions import Fraction
 from pathlib import Path
 
@@ -127,10 +130,26 @@ def test_spend_never_exceeds_the_budget_and_equals_what_was_billed(tmp_path_fact
 runner = CliRunner()
 
 
+# A fuzzed call must end and must not grow without bound (the /dev/zero plan once read 5 GB in 10 s). These are
+# bounds on a hang or a runaway read, far above what any case needs (well under 10 s and 50 MB here), not timings.
+CALL_SECONDS = 120.0
+CALL_PYTHON_MB = 300.0
+
+
 def cli(args: list[str]):
     from reelwright.cli import app
 
-    return runner.invoke(app, args, catch_exceptions=True)
+    tracemalloc.start()
+    t0 = time.monotonic()
+    try:
+        result = runner.invoke(app, args, catch_exceptions=True)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    elapsed = time.monotonic() - t0
+    assert elapsed < CALL_SECONDS, f"{args[:2]} took {elapsed:.0f} s: a hang"
+    assert peak < CALL_PYTHON_MB, f"{args[:2]} allocated {peak:.0f} MB at its peak: an unbounded read"
+    return result
 
 
 def assert_no_traceback(result, allowed=(0, 2)):
@@ -248,3 +267,16 @@ def test_fuzzed_overlay_text_is_drawn_or_refused_never_a_traceback(tmp_path_fact
     result = cli(["edit", str(tiny_video), f"add '{text}' at 0:00 for 0.5 seconds", "-o", str(out)])
     assert_no_traceback(result)
     assert sorted(p.name for p in tmp.iterdir()) == (["out.mp4"] if result.exit_code == 0 else [])
+
+
+def test_the_fuzz_bounds_catch_a_runaway_read(tmp_path, monkeypatch):
+    # The bound is real: a plan reader that reads without a limit (as before finding 4 was fixed) trips it.
+    from reelwright.runs import files
+
+    def unbounded(path, what, max_bytes=None):
+        with open(path, "rb") as fh:
+            return fh.read(400 * 2**20).decode("utf-8", "replace")
+
+    monkeypatch.setattr(files, "read_bounded", unbounded)
+    with pytest.raises(AssertionError, match="unbounded read"):
+        cli(["make", "--plan", "/dev/zero", "--runs-dir", str(tmp_path / "runs")])
