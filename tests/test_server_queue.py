@@ -194,6 +194,18 @@ def test_binding_beyond_localhost_without_a_token_is_refused(tmp_path):
     assert run.stderr.strip().count("\n") == 0 and "needs a token" in run.stderr
 
 
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_jobs_on_cluster_without_the_ray_executor_is_refused_in_one_line(tmp_path, how):
+    env = {**{k: v for k, v in os.environ.items() if k not in ("REELWRIGHT_EXECUTOR", "REELWRIGHT_JOBS_ON_CLUSTER")},
+           "REELWRIGHT_HOME": str(tmp_path), **({"REELWRIGHT_JOBS_ON_CLUSTER": "1"} if how == "env" else {})}
+    run = subprocess.run([sys.executable, "-m", "reelwright", "serve", "--port", "1",
+                          *(["--jobs-on-cluster"] if how == "flag" else [])],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0 and "needs --executor ray" in run.stderr
+    assert not (tmp_path / "reelwright.db").exists()  # refused before anything was made
+
+
 def test_stopping_the_server_puts_running_jobs_back_in_the_queue(tmp_path):
     home = tmp_path / "home"
     srv = ServerProcess(home).start()

@@ -109,3 +109,68 @@ def test_cancelling_a_ray_job_stops_its_workers_and_resume_reuses_the_accepted_c
     for fp, rec in kept.items():
         assert _accepted(run_dir)[fp]["path"] == rec["path"]
     assert probe(run_dir / "final.mp4").frames == 30 * 24
+
+
+# ---------------------------------------------------------------------- --jobs-on-cluster: whole jobs as Ray tasks
+@pytest.fixture(scope="module")
+def cluster_studio(tmp_path_factory):
+    home = tmp_path_factory.mktemp("ray-jobs-studio")
+    srv = ServerProcess(home, args=["--executor", "ray", "--jobs-on-cluster"]).start(timeout=240)
+    yield srv
+    srv.stop()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _ran_as_ray_task(srv: ServerProcess, view: dict) -> dict:
+    """The job's record names its Ray task and node, and its worker was the child of a Ray worker, not the server."""
+    ran = view["ran_on"]
+    assert ran and re.fullmatch(r"[0-9a-f]{48}", ran["ray_task_id"]) and re.fullmatch(r"[0-9a-f]{56}", ran["ray_node_id"])
+    assert ran["parent_pid"] != srv.proc.pid and ran["parent"].startswith("ray::"), ran
+    assert Database(srv.home / "reelwright.db").get_job(view["id"]).pid is None  # no local worker process
+    return ran
+
+
+def test_with_jobs_on_cluster_a_job_runs_as_a_ray_task_and_makes_the_exact_length(cluster_studio):
+    job = cluster_studio.submit(prompt="a dog going on a walk, sniffing around, getting a pup cup", duration=8,
+                                generator="animatic")
+    done = _ended(cluster_studio, job["id"])
+    assert done["status"] == "completed", done["error"]
+    assert done["executor"] == "ray"
+    _ran_as_ray_task(cluster_studio, done)
+    run_dir = cluster_studio.home / "runs" / job["run_id"]
+    assert {rec["shot_id"] for rec in _accepted(run_dir).values()} == set(_made_by(_trace(run_dir)))
+    info = probe(run_dir / "final.mp4")
+    assert info.frames == 8 * 24 and abs(float(info.video_duration) - 8) <= 1 / 24
+
+
+def test_cancelling_a_cluster_job_stops_its_worker_and_resume_reuses_the_accepted_clips(cluster_studio):
+    job = cluster_studio.submit(prompt="a lighthouse keeper climbs the stairs at dawn, lights the lamp, watches ships",
+                                duration=30, generator="animatic")
+    run_dir = cluster_studio.home / "runs" / job["run_id"]
+    wait_for(lambda: len(_accepted(run_dir)) >= 1, timeout=300, interval=0.01)
+    ran = _ran_as_ray_task(cluster_studio, cluster_studio.job(job["id"]))
+    assert "reelwright.server.worker" in _cmdline(ran["pid"])  # the job's worker, running under its Ray task
+    cancelled = httpx.post(f"{cluster_studio.url}/api/runs/{job['id']}/cancel", timeout=60).json()
+    assert cancelled["status"] == "cancelled" and cancelled["kept_clips"] >= 1
+    assert cancelled["accepted_clips"] < len(json.loads((run_dir / "plan.json").read_text())["shots"])
+    ray_pids = {pid for pid, _ in _made_by(_trace(run_dir)).values()}
+    wait_for(lambda: not any(_alive(p) for p in {ran["pid"], *ray_pids}), timeout=60)  # no worker left
+    kept, lines = _accepted(run_dir), len(_trace(run_dir))
+
+    assert httpx.post(f"{cluster_studio.url}/api/runs/{job['id']}/resume", timeout=30).status_code == 202
+    done = _ended(cluster_studio, job["id"])
+    assert done["status"] == "completed", done["error"]
+    again = _ran_as_ray_task(cluster_studio, done)
+    assert again["ray_task_id"] != ran["ray_task_id"]  # a new task ran the resumed job
+    resumed = _trace(run_dir)[lines:]
+    reused = {e["shot"] for e in resumed if e["step"] == "generate" and e["status"] == "skipped"}
+    assert {rec["shot_id"] for rec in kept.values()} <= reused
+    for fp, rec in kept.items():
+        assert _accepted(run_dir)[fp]["path"] == rec["path"]
+    assert probe(run_dir / "final.mp4").frames == 30 * 24

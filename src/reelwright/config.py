@@ -51,6 +51,8 @@ class Settings(BaseModel):
     budget: float | None = Field(None, ge=0, description="stop before spending more than this many USD")
     concurrency: int | None = Field(None, ge=1, description="clips made at once")
     executor: Literal["local", "ray"] = Field("local", description="where clips are made: this process, or a Ray cluster")
+    jobs_on_cluster: bool = Field(False, description="serve with executor ray: run each whole job as a Ray task on "
+                                                     "any node (the database and runs folder on a shared filesystem)")
     gen_base_url: str | None = Field(None, description="base URL of the video server (openai-videos, openrouter)")
     tts: str = Field("espeak", description="voice backend: espeak[:VOICE], openai:MODEL[:VOICE], elevenlabs:VOICE_ID")
     loudness: str = Field("social", description="social (−14 LUFS), broadcast (−23), atsc (−24) or a LUFS number")

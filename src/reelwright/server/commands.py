@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
         max_queued: Annotated[int, typer.Option("--max-queued", min=1, help="Jobs waiting before new ones get 429.")] = 100,
         cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="Allow this browser origin (CORS is off by default).")] = None,
         executor: Annotated[Optional[str], typer.Option("--executor", help="local (default) or ray: every job's clips are made on a Ray cluster (RAY_ADDRESS, or one this server starts once); env REELWRIGHT_EXECUTOR.")] = None,
+        jobs_on_cluster: Annotated[bool, typer.Option("--jobs-on-cluster", help="With --executor ray: run each whole job as a Ray task on any node (database and runs folder on a shared filesystem); env REELWRIGHT_JOBS_ON_CLUSTER.")] = False,
     ) -> None:
         """Serve the Agent Mode page, the REST API (/docs), /v1/videos and MCP (/mcp) over a durable job queue."""
         from ..cli.shared import err, guarded
@@ -55,14 +56,20 @@ def register(app: typer.Typer) -> None:
             from .app import create_app
             from .studio import Studio
 
-            settings = resolve_settings({"executor": executor.strip().lower() if executor else None})
+            from ..errors import UserError
+
+            settings = resolve_settings({"executor": executor.strip().lower() if executor else None,
+                                         "jobs_on_cluster": True if jobs_on_cluster else None})
+            if settings.jobs_on_cluster and settings.executor != "ray":
+                raise UserError("--jobs-on-cluster needs --executor ray (or REELWRIGHT_EXECUTOR=ray)")
             studio = Studio(home(), max_workers=workers, max_queued=max_queued, settings=settings)
             api = create_app(studio, token=token, cors_origins=cors_origin,
                              allowed_hosts=None if host in LOCAL_HOSTS else ["*"])
             shown = f"[{host}]" if ":" in host else host
             err.print(f"reelwright studio on http://{shown}:{port}  (API docs /docs, videos /v1/videos, MCP /mcp; "
                       f"queue in {studio.db.path}){'  token required' if token else ''}"
-                      f"{'  clips on Ray' if settings.executor == 'ray' else ''}")
+                      f"{'  clips on Ray' if settings.executor == 'ray' else ''}"
+                      f"{', jobs as Ray tasks' if settings.jobs_on_cluster else ''}")
             # The access log would print query strings, and short-lived tokens ride there: keep it off.
             uvicorn.run(api, host=host, port=port, access_log=False, log_level="warning")
 

@@ -2,7 +2,10 @@
 
 Closing a browser stops nothing (the queue belongs to the server). Killing the server stops its workers with it
 (they die with their parent); the next server start finds their jobs in progress under a dead owner and queues them
-again, and the worker finishes each through its run folder, reusing every accepted clip."""
+again, and the worker finishes each through its run folder, reusing every accepted clip.
+
+A `launcher` (`ray_jobs.launch` under `serve --jobs-on-cluster`) starts each worker somewhere else instead, and
+returns a handle with the Popen methods the queue uses (poll, wait, send_signal)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from ..errors import ConflictError, NotFoundError, QueueFullError
 from ..runs.crash import pid_alive
@@ -29,8 +33,8 @@ KILL_AFTER_S = 5.0  # a worker that ignores SIGTERM this long is killed
 @dataclass
 class _Running:
     job_id: str
-    proc: subprocess.Popen
-    log: object
+    proc: Any  # a subprocess.Popen, or the launcher's handle
+    log: object | None
     kill_at: float | None = None
 
 
@@ -44,7 +48,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 class JobQueue:
     def __init__(self, db: Database, *, max_workers: int = 1, max_queued: int = 100, logs_dir: Path | None = None,
-                 worker_env: dict[str, str] | None = None):
+                 worker_env: dict[str, str] | None = None, launcher: Callable[..., Any] | None = None):
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         self.db = db
@@ -52,6 +56,7 @@ class JobQueue:
         self.max_queued = max_queued
         self.logs_dir = logs_dir or db.path.parent / "logs"
         self.worker_env = dict(worker_env or {})  # added to each worker's environment (the executor, the cluster)
+        self.launcher = launcher  # launcher(db_path, job_id, log_path, env) -> handle; None: a local process
         self.owner = f"{os.getpid()}:{secrets.token_hex(4)}"
         self._running: dict[str, _Running] = {}
         self._wake = threading.Event()
@@ -162,6 +167,17 @@ class JobQueue:
 
     def _spawn(self, job: Job) -> None:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
+        if self.launcher is not None:
+            try:
+                handle = self.launcher(self.db.path, job.id, self.logs_dir / f"{job.id}.log", dict(self.worker_env))
+            except Exception as exc:  # noqa: BLE001 - the cluster refused it: the job fails with one line
+                self.db.update_job(job.id, status="failed", error=f"cannot start a worker: {exc}",
+                                   error_code="internal_error", completed_at=time.time())
+                return
+            self.db.update_job(job.id, pid=None)
+            with self._lock:
+                self._running[job.id] = _Running(job.id, handle, None)
+            return
         log = open(self.logs_dir / f"{job.id}.log", "ab")
         argv = [sys.executable, "-m", "reelwright.server.worker", str(self.db.path), job.id]
         kwargs = {"preexec_fn": _die_with_parent} if sys.platform.startswith("linux") else {}
@@ -184,9 +200,10 @@ class JobQueue:
             code = r.proc.poll()
             if code is None:
                 if r.kill_at is not None and time.monotonic() >= r.kill_at:
-                    _killpg(r.proc.pid, signal.SIGKILL)
+                    _send(r.proc, signal.SIGKILL)
                 continue
-            r.log.close()  # type: ignore[attr-defined]
+            if r.log is not None:
+                r.log.close()  # type: ignore[attr-defined]
             with self._lock:
                 self._running.pop(job_id, None)
             job = self.db.get_job(job_id)
@@ -212,22 +229,30 @@ class JobQueue:
             r = self._running.get(job_id)
         if r is None or r.kill_at is not None:
             return
-        _killpg(r.proc.pid, signal.SIGTERM)
+        _send(r.proc, signal.SIGTERM)
         r.kill_at = time.monotonic() + KILL_AFTER_S
 
     def _shutdown_workers(self) -> None:
         with self._lock:
             items = list(self._running.values())
         for r in items:
-            _killpg(r.proc.pid, signal.SIGTERM)
+            _send(r.proc, signal.SIGTERM)
         deadline = time.monotonic() + KILL_AFTER_S
         for r in items:
             try:
                 r.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _killpg(r.proc.pid, signal.SIGKILL)
+                _send(r.proc, signal.SIGKILL)
                 r.proc.wait()
         self._reap()
+
+
+def _send(proc: Any, sig: int) -> None:
+    """Signal a local worker's process group, or pass the signal to a launcher's handle."""
+    if isinstance(proc, subprocess.Popen):
+        _killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
 
 
 def _killpg(pid: int, sig: int) -> None:

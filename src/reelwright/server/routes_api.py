@@ -50,6 +50,8 @@ class RunView(BaseModel):
     accepted_clips: int = 0
     files: list[str] = Field(default_factory=list)
     executor: str = Field("local", description="where its clips are made: local (the worker's own threads) or ray")
+    ran_on: dict[str, Any] | None = Field(None, description="a job run as a Ray task (serve --jobs-on-cluster): "
+                                                            "its task id, node id, host and worker pid")
 
 
 def run_view(studio: Studio, job: Job) -> RunView:
@@ -69,7 +71,7 @@ def run_view(studio: Studio, job: Job) -> RunView:
                    batch_id=job.batch_id, created_at=job.created_at, started_at=job.started_at,
                    completed_at=job.completed_at, error=job.error, estimated_cost_usd=facts["estimated_cost_usd"],
                    cost_usd=cost, accepted_clips=accepted, files=files,
-                   executor=str(job.spec.get("executor") or "local"))
+                   executor=str(job.spec.get("executor") or "local"), ran_on=job.spec.get("ran_on"))
 
 
 def _files(studio: Studio, job: Job) -> dict[str, Path]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import BriefError, ConflictError, InputFileError, NotFoundError
+from ..errors import BriefError, ConflictError, InputFileError, NotFoundError, UserError
 from ..plan import Plan
 from ..runs import db as run_db
 from ..runs.store import RunDir
@@ -69,8 +69,19 @@ class Studio:
         self._plan_cache: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def start(self) -> None:
+        if self.settings.jobs_on_cluster and self.settings.executor != "ray":
+            raise UserError("--jobs-on-cluster needs --executor ray (or REELWRIGHT_EXECUTOR=ray)")
         if self.settings.executor == "ray":
-            self.queue.worker_env.update(ray_worker_env())
+            # Jobs run as Ray tasks hold a CPU each: a cluster started here gets that many more, so a job never
+            # waits for a CPU its own clip workers need.
+            extra = self.queue.max_workers if self.settings.jobs_on_cluster else 0
+            self.queue.worker_env.update(ray_worker_env(extra_cpus=extra))
+        if self.settings.jobs_on_cluster:
+            from ..executors.ray_cluster import connect
+            from .ray_jobs import launch
+
+            connect()  # the queue submits the jobs: this process joins the cluster (a local one it has already)
+            self.queue.launcher = launch
         self.queue.start()
 
     def stop(self) -> None:
@@ -334,14 +345,15 @@ class Studio:
         return job
 
 
-def ray_worker_env() -> dict[str, str]:
+def ray_worker_env(extra_cpus: int = 0) -> dict[str, str]:
     """Where the job workers find the cluster: RAY_ADDRESS when set (they join it), else a local cluster this
-    server starts now, once for all jobs, and which ends with the server."""
+    server starts now, once for all jobs, and which ends with the server (with `extra_cpus` more logical CPUs
+    than the machine has)."""
     from ..executors.ray_cluster import start_local
 
     if os.environ.get("RAY_ADDRESS"):
         return {}
-    return {"RAY_ADDRESS": start_local()}
+    return {"RAY_ADDRESS": start_local((os.cpu_count() or 1) + extra_cpus if extra_cpus else None)}
 
 
 # Where a request could send the server's keys (a base URL) or read its files (a path): server configuration only.

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..errors import ReelwrightError, UserError
 from ..executors import check_executor
 from .db import Database, Job
+from .ray_jobs import placement
 
 
 def run_job(db: Database, job: Job) -> Path:
@@ -30,7 +31,8 @@ def run_job(db: Database, job: Job) -> Path:
     options = spec.get("generator_options") or {}
     # The server's executor (it set REELWRIGHT_EXECUTOR, and RAY_ADDRESS for ray); recorded as the one that ran it.
     executor = check_executor(os.environ.get("REELWRIGHT_EXECUTOR"))
-    db.update_job(job.id, spec={**spec, "executor": executor})
+    spec = {k: v for k, v in spec.items() if k != "ran_on"}  # a resumed job says where its last attempt ran
+    db.update_job(job.id, spec={**spec, "executor": executor, **placement()})
     if job.kind == "make" or job.kind == "regenerate":
         run_dir = Path(job.run_dir or "")
         with run_lock(run_dir):  # the plan change and the resume are one writer's (the lock is re-entrant)
