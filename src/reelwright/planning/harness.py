@@ -235,11 +235,15 @@ def merge_cast(draft: LLMPlanDraft, base: Plan) -> tuple[Cast, dict[str, str]]:
             ent = known.model_copy(update={"description": d.description or known.description, "appearances": []},
                                    deep=True)
         else:
-            stem = norm(d.id) or norm(d.name) or "entity"
+            stem = (norm(d.id) or norm(d.name) or "entity")[:56]
             eid, n = stem, 2
             while eid in used or eid in reserved:
                 eid, n = f"{stem}-{n}", n + 1
-            ent = Entity(id=eid, name=d.name.strip() or eid, kind=d.kind, description=d.description)
+            try:
+                ent = Entity(id=eid, name=d.name.strip() or eid, kind=d.kind, description=d.description)
+            except ValueError:  # a model's id the safe-id rule refuses: a plain one of ours instead
+                eid = f"entity-{len(used) + 1}"
+                ent = Entity(id=eid, name=d.name.strip()[:200] or eid, kind=d.kind, description=d.description)
         used.add(ent.id)
         cast.entities.append(ent)
         id_map[norm(d.id)] = ent.id
