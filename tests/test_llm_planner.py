@@ -170,3 +170,18 @@ def test_planning_over_anthropic(monkeypatch):
         fmt = server.bodies[0]["output_config"]["format"]
     assert fmt["schema"]["properties"]["shots"]["type"] == "array"
     assert plan.total_frames == 1440 and len(plan.shots) == 4
+
+
+def test_a_cast_id_longer_than_a_file_name_may_be_is_shortened_not_a_crash(server, llm):
+    # SmolLM2 once sent a cast id of more than 64 digits: the plan's safe-id rule refused it and make crashed.
+    long_id = "1" * 200
+    draft = dog_draft(cast=[{"id": long_id, "name": "Biscuit", "kind": "character", "description": "a terrier"},
+                            {"id": long_id + "x", "name": "Pal", "kind": "character", "description": "a poodle"}])
+    for shot in draft["shots"]:
+        shot["entities"] = [long_id]
+    server.push(json_completion(draft))
+    plan = plan_with_llm(Brief(request=DOG_WALK), animatic(), llm)
+    ids = [e.id for e in plan.cast.entities]
+    assert ids == ["1" * 56, "1" * 56 + "-2"]  # the first 56 characters, then the usual suffix for a clash
+    assert plan.shots[0].entities == ["1" * 56]  # the shots still name their entity
+    assert plan.total_frames == plan.target_frames

@@ -235,15 +235,13 @@ def merge_cast(draft: LLMPlanDraft, base: Plan) -> tuple[Cast, dict[str, str]]:
             ent = known.model_copy(update={"description": d.description or known.description, "appearances": []},
                                    deep=True)
         else:
+            # norm() leaves only [a-z0-9-]; 56 characters leave room for a "-N" suffix inside plan.SAFE_ID's 64
+            # (a model once sent a cast id of over 64 digits, which the plan refused).
             stem = (norm(d.id) or norm(d.name) or "entity")[:56]
             eid, n = stem, 2
             while eid in used or eid in reserved:
                 eid, n = f"{stem}-{n}", n + 1
-            try:
-                ent = Entity(id=eid, name=d.name.strip() or eid, kind=d.kind, description=d.description)
-            except ValueError:  # a model's id the safe-id rule refuses: a plain one of ours instead
-                eid = f"entity-{len(used) + 1}"
-                ent = Entity(id=eid, name=d.name.strip()[:200] or eid, kind=d.kind, description=d.description)
+            ent = Entity(id=eid, name=d.name.strip() or eid, kind=d.kind, description=d.description)
         used.add(ent.id)
         cast.entities.append(ent)
         id_map[norm(d.id)] = ent.id
